@@ -1,0 +1,272 @@
+"""The active-learning loop (paper 2, Algorithm 1; paper 1 §3.2) — the only one in the project.
+
+seed L0 → fit M0 from the pretrained weights → for t = 1..T: one pool inference with M_{t−1} → weights →
+the strategy selects k rows of U → the oracle reveals their labels → fit M_t from the pretrained weights
+on L_t → evaluate on test → append the iteration's record.
+
+Resume: after each finished iteration the labelled set is saved atomically; every random choice of
+iteration t draws from a generator derived from (seed, t), so a resumed run makes the same choices as
+an uninterrupted one, and the models are refit deterministically.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from al_bert.data.datamodule import ALDataModule
+from al_bert.data.task import Task
+from al_bert.model.module import ALClassifier
+from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.oracle import Oracle
+from al_bert.seeding.builders import Seed, SeedBuilder, require_both_classes
+from al_bert.strategies.base import Strategy
+from al_bert.strategies.random import RandomStrategy
+from al_bert.tracking.store import ResultsStore
+from al_bert.weighting.base import Uniform, Weighting
+
+log = logging.getLogger(__name__)
+
+
+class BudgetError(ValueError):
+    """The run asks for more examples than the pool holds."""
+
+
+@dataclass(frozen=True)
+class ALConfig:
+    """The ``al`` config node."""
+
+    iterations: int = 5
+    batch_size: int = 50
+
+
+class Tracker(Protocol):
+    def log_iteration(self, record: dict[str, Any]) -> None: ...
+
+
+class BatchAnalysis(Protocol):
+    """Per-iteration statistics of a selected batch, from the same pool inference the strategy used."""
+
+    needs: frozenset[Need]
+
+    def __call__(self, outputs: PoolOutputs, selected: np.ndarray) -> dict[str, float]: ...
+
+
+# fit(rows, labels, iteration) -> M_t; evaluate(M_t, iteration) -> test metrics;
+# infer(M_{t-1}, pool rows, labelled rows, their labels, needs, t) -> PoolOutputs
+FitFn = Callable[[np.ndarray, np.ndarray, int], ALClassifier]
+InferFn = Callable[
+    [ALClassifier, np.ndarray, np.ndarray, np.ndarray, frozenset[Need], int], PoolOutputs
+]
+EvalFn = Callable[[ALClassifier, int], dict[str, float]]
+
+
+def derived_rng(seed: int, iteration: int, purpose: int) -> np.random.Generator:
+    """The generator for one purpose of one iteration (0: seed set, 1: selection)."""
+    return np.random.default_rng([int(seed), int(iteration), int(purpose)])
+
+
+@dataclass
+class LabelledSet:
+    """L: rows, training labels, which were annotated (spent budget), and when each row joined."""
+
+    rows: np.ndarray
+    labels: np.ndarray
+    annotated: np.ndarray
+    joined: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @classmethod
+    def from_seed(cls, seed: Seed) -> LabelledSet:
+        return cls(seed.rows, seed.labels, seed.annotated, np.zeros(seed.rows.size, dtype=np.int64))
+
+    def add(self, rows: np.ndarray, labels: np.ndarray, iteration: int) -> None:
+        self.rows = np.concatenate([self.rows, rows])
+        self.labels = np.concatenate([self.labels, labels])
+        self.annotated = np.concatenate([self.annotated, np.ones(rows.size, bool)])
+        self.joined = np.concatenate([self.joined, np.full(rows.size, iteration, dtype=np.int64)])
+
+    def upto(self, iteration: int) -> LabelledSet:
+        keep = self.joined <= iteration
+        return LabelledSet(
+            self.rows[keep], self.labels[keep], self.annotated[keep], self.joined[keep]
+        )
+
+    def to_state(self) -> dict[str, list[int]]:
+        return {
+            "rows": self.rows.tolist(),
+            "labels": self.labels.tolist(),
+            "annotated": self.annotated.astype(int).tolist(),
+            "joined": self.joined.tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, list[int]]) -> LabelledSet:
+        return cls(
+            np.asarray(state["rows"], dtype=np.int64),
+            np.asarray(state["labels"], dtype=np.int64),
+            np.asarray(state["annotated"], dtype=bool),
+            np.asarray(state["joined"], dtype=np.int64),
+        )
+
+
+class ActiveLearningLoop:
+    """Runs one AL experiment and appends one record per iteration to the results store."""
+
+    def __init__(
+        self,
+        *,
+        task: Task,
+        datamodule: ALDataModule,
+        strategy: Strategy,
+        weighting: Weighting,
+        seed_builder: SeedBuilder,
+        al: ALConfig,
+        seed: int,
+        store: ResultsStore,
+        fit: FitFn,
+        infer: InferFn,
+        evaluate: EvalFn,
+        trackers: Sequence[Tracker] = (),
+        analyses: Sequence[BatchAnalysis] = (),
+        run_info: dict[str, Any] | None = None,
+        scenario: str = "",
+    ) -> None:
+        self.task, self.datamodule = task, datamodule
+        self.strategy, self.weighting, self.seed_builder = strategy, weighting, seed_builder
+        self.al, self.seed, self.store = al, seed, store
+        self.fit, self.infer, self.evaluate = fit, infer, evaluate
+        self.trackers, self.analyses = list(trackers), list(analyses)
+        self.run_info = dict(run_info or {})
+        self.scenario = scenario
+        self.oracle = Oracle(task.train["label"].to_numpy())
+        self.ids = task.train["id"].astype(str).to_numpy()
+
+    # ------------------------------------------------------------------ checks
+    def check_budget(self, seed_size: int) -> None:
+        pool = len(self.task.train) - seed_size
+        wanted = self.al.iterations * self.al.batch_size
+        if wanted > pool:
+            raise BudgetError(
+                f"impossible budget: al.iterations × al.batch_size = {self.al.iterations} × "
+                f"{self.al.batch_size} = {wanted} > {pool} unlabelled pool examples of task "
+                f"'{self.task.name}'; lower al.iterations or al.batch_size"
+            )
+
+    @property
+    def needs(self) -> frozenset[Need]:
+        needs = set(self.strategy.needs) | set(self.weighting.needs)
+        for analysis in self.analyses:
+            needs |= analysis.needs
+        return frozenset(needs)
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> list[dict[str, Any]]:
+        records = self.store.records()
+        state = self.store.load_state()
+        if state is not None and records:
+            labelled = LabelledSet.from_state(state["labelled"])
+            start = int(records[-1]["iteration"]) + 1
+            labelled = labelled.upto(start - 1)
+            log.info("resuming %s at iteration %d", self.store.run_dir, start)
+        else:
+            seed = self.seed_builder.build(self.task, self.oracle, derived_rng(self.seed, 0, 0))
+            require_both_classes(seed, self.task, self.scenario)
+            labelled = LabelledSet.from_seed(seed)
+            start = 0
+        self.check_budget(int(labelled.upto(0).rows.size))
+        model: ALClassifier | None = None
+        if start > 0 and start <= self.al.iterations:
+            model = self._fit(labelled, start - 1)[0]
+        for iteration in range(start, self.al.iterations + 1):
+            timings: dict[str, float] = {}
+            selected = np.zeros(0, dtype=np.int64)
+            batch_stats: dict[str, float] = {}
+            if iteration > 0:
+                selected, batch_stats = self._select(model, labelled, iteration, timings)
+                labelled.add(selected, self.oracle.label(selected), iteration)
+            model, timings["train_seconds"] = self._fit(labelled, iteration)
+            started = time.perf_counter()
+            metrics = self.evaluate(model, iteration) if model is not None else {}
+            timings["eval_seconds"] = time.perf_counter() - started
+            record = self._record(iteration, labelled, selected, metrics, timings, batch_stats)
+            # State first: a kill between the two writes redoes this iteration identically.
+            self.store.save_state({"iteration": iteration, "labelled": labelled.to_state()})
+            self.store.append(record)
+            for tracker in self.trackers:
+                tracker.log_iteration(record)
+            records.append(record)
+        return records
+
+    def _fit(self, labelled: LabelledSet, iteration: int) -> tuple[ALClassifier | None, float]:
+        if labelled.rows.size == 0:
+            return None, 0.0
+        started = time.perf_counter()
+        model = self.fit(labelled.rows, labelled.labels, iteration)
+        return model, time.perf_counter() - started
+
+    def _select(
+        self,
+        model: ALClassifier | None,
+        labelled: LabelledSet,
+        iteration: int,
+        timings: dict[str, float],
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        pool = np.setdiff1d(np.arange(len(self.task.train)), labelled.rows)
+        rng = derived_rng(self.seed, iteration, 1)
+        strategy, weighting = self.strategy, self.weighting
+        started = time.perf_counter()
+        if model is None:
+            # Cold start (paper 2 §5.9): no model yet, so the first batch is uniform random.
+            outputs = PoolOutputs(pool_positions=pool)
+            strategy, weighting = RandomStrategy(), Uniform()
+        else:
+            outputs = self.infer(model, pool, labelled.rows, labelled.labels, self.needs, iteration)
+        timings["infer_seconds"] = time.perf_counter() - started
+        started = time.perf_counter()
+        weights = weighting(outputs)
+        chosen = np.asarray(
+            strategy.select(outputs, weights, self.al.batch_size, rng), dtype=np.int64
+        )
+        timings["select_seconds"] = time.perf_counter() - started
+        if chosen.size != self.al.batch_size or np.unique(chosen).size != chosen.size:
+            raise AssertionError(
+                f"strategy {strategy.name} returned {chosen.size} rows, some repeated"
+            )
+        stats: dict[str, float] = {}
+        if model is not None:
+            for analysis in self.analyses:
+                stats.update(analysis(outputs, chosen))
+        return pool[chosen], stats
+
+    def _record(
+        self,
+        iteration: int,
+        labelled: LabelledSet,
+        selected: np.ndarray,
+        metrics: dict[str, float],
+        timings: dict[str, float],
+        batch_stats: dict[str, float],
+    ) -> dict[str, Any]:
+        annotated_labels = labelled.labels[labelled.annotated]
+        positives = int(annotated_labels.sum())
+        record: dict[str, Any] = dict(self.run_info)
+        record.update(
+            iteration=iteration,
+            train_size=int(labelled.rows.size),
+            annotated=int(labelled.annotated.sum()),
+            positives_labelled=positives,
+            positives_ratio=positives / max(1, int(annotated_labels.size)),
+            selected_positives=int(labelled.labels[labelled.joined == iteration].sum())
+            if iteration
+            else 0,
+            selected_ids=self.ids[selected].tolist(),
+        )
+        record.update(metrics)
+        record.update(timings)
+        record.update(batch_stats)
+        return record

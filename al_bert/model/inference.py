@@ -1,0 +1,171 @@
+"""Pool inference: one pass of the fine-tuned model over a set of rows, into :class:`PoolOutputs`.
+
+The loop calls :func:`pool_outputs` once per iteration with the union of what the strategy, the weighting
+and the batch analyses declared in ``needs``; nothing downstream runs the encoder again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from al_bert.data.datamodule import ALDataModule, inference_order
+from al_bert.model.module import ALClassifier
+from al_bert.model.outputs import Need, PoolOutputs
+
+
+@contextlib.contextmanager
+def _autocast(device: torch.device, bf16: bool) -> Iterator[None]:
+    if bf16:
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+            yield
+    else:
+        yield
+
+
+@torch.inference_mode()
+def predict_rows(
+    module: ALClassifier,
+    datamodule: ALDataModule,
+    split: str,
+    rows: np.ndarray | None = None,
+    *,
+    device: torch.device,
+    bf16: bool,
+    embeddings: bool = True,
+    mc_passes: int = 0,
+    mc_seed: int = 0,
+    progress: str | None = None,
+) -> dict[str, np.ndarray]:
+    """Positive probabilities (and pooled embeddings, MC-dropout samples) for ``rows`` of ``split``.
+
+    Results are in the order of ``rows``. Batches are length-sorted; MC-dropout passes (dropout on in
+    the whole model, Gal & Ghahramani 2016) reuse each padded batch.
+    """
+    encoded = datamodule.splits[split]
+    rows = np.arange(len(encoded)) if rows is None else np.asarray(rows, dtype=np.int64)
+    order = inference_order(encoded, rows, datamodule.eval_batch_size)
+    loader = datamodule.inference_loader(split, rows)
+    module.to(device)
+    probs = np.empty(rows.size, dtype=np.float32)
+    embeds: np.ndarray | None = None
+    mc: np.ndarray | None = (
+        np.empty((mc_passes, rows.size), dtype=np.float32) if mc_passes else None
+    )
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(mc_seed)
+    start = 0
+    for batch in tqdm(
+        loader, desc=progress or f"infer {split}", disable=progress is None, leave=False
+    ):
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        target = order[start : start + batch["input_ids"].shape[0]]
+        start += batch["input_ids"].shape[0]
+        module.eval()
+        with _autocast(device, bf16):
+            out = module.predict_step(batch, 0)
+        probs[target] = out["probs"].cpu().numpy()
+        if embeddings:
+            e = out["embeddings"].cpu().numpy()
+            if embeds is None:
+                embeds = np.empty((rows.size, e.shape[1]), dtype=np.float32)
+            embeds[target] = e
+        if mc is not None:
+            module.train()
+            for t in range(mc_passes):
+                with _autocast(device, bf16):
+                    mc[t, target] = module.predict_step(batch, 0)["probs"].cpu().numpy()
+            module.eval()
+    torch.random.set_rng_state(generator_state)
+    result = {"probs": probs}
+    if embeds is not None:
+        result["embeddings"] = embeds
+    if mc is not None:
+        result["mc_probs"] = mc
+    return result
+
+
+class _LogitsView(torch.nn.Module):
+    """Present the classifier as a Hugging Face model whose call returns ``.logits``."""
+
+    def __init__(self, module: ALClassifier) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> SimpleNamespace:
+        return SimpleNamespace(logits=self.module(input_ids, attention_mask)[0])
+
+
+def full_model_egl(
+    module: ALClassifier, datamodule: ALDataModule, rows: np.ndarray, *, device: torch.device
+) -> np.ndarray:
+    """Expected gradient length over all parameters for ``rows`` of the train split (EGL option
+    ``gradient=full_model``; one backward pass per example and class, so for small pools)."""
+    from al_bert.strategies.egl import per_example_grad_norms
+
+    encoded = datamodule.splits["train"]
+    order = inference_order(encoded, rows, datamodule.eval_batch_size)
+    view = _LogitsView(module.to(device))
+    result = np.empty(rows.size, dtype=np.float64)
+    start = 0
+    loader = datamodule.inference_loader("train", rows)
+    for batch in tqdm(loader, desc="full-model EGL", leave=False):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        target = order[start : start + batch["input_ids"].shape[0]]
+        start += target.size
+        result[target] = per_example_grad_norms(view, batch)
+    return result
+
+
+def pool_outputs(
+    module: ALClassifier,
+    datamodule: ALDataModule,
+    pool_rows: np.ndarray,
+    labelled_rows: np.ndarray,
+    labelled_labels: np.ndarray,
+    needs: frozenset[Need],
+    *,
+    device: torch.device,
+    bf16: bool,
+    mc_passes: int = 0,
+    mc_seed: int = 0,
+    extra_needs: frozenset[str] = frozenset(),
+) -> PoolOutputs:
+    """Everything ``needs`` asks for over U (and L), computed in one pass (plus declared extras)."""
+    want_embeddings = bool(needs & {Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
+    want_labelled = Need.LABELLED_EMBEDDINGS in needs
+    rows = np.concatenate([pool_rows, labelled_rows]) if want_labelled else pool_rows
+    predicted = predict_rows(
+        module,
+        datamodule,
+        "train",
+        rows,
+        device=device,
+        bf16=bf16,
+        embeddings=want_embeddings,
+        mc_passes=mc_passes if Need.MC_PROBS in needs else 0,
+        mc_seed=mc_seed,
+        progress="pool inference",
+    )
+    n = pool_rows.size
+    outputs = PoolOutputs(
+        pool_positions=np.asarray(pool_rows),
+        probs=predicted["probs"][:n],
+        classifier_weight=module.net.classifier.weight.detach().float().cpu().numpy(),
+    )
+    if want_embeddings:
+        outputs.embeddings = predicted["embeddings"][:n]
+    if "mc_probs" in predicted:
+        outputs.mc_probs = predicted["mc_probs"][:, :n]
+    if want_labelled:
+        outputs.labelled_positions = np.asarray(labelled_rows)
+        outputs.labelled_embeddings = predicted["embeddings"][n:]
+        outputs.labelled_labels = np.asarray(labelled_labels)
+    if "egl_full" in extra_needs:
+        outputs.extras["egl_full"] = full_model_egl(module, datamodule, pool_rows, device=device)
+    return outputs

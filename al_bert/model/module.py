@@ -1,0 +1,118 @@
+"""The BERT-style sequence classifier as a LightningModule.
+
+Head as in ``BertForSequenceClassification`` (Devlin et al. 2019): pooled [CLS] vector → dropout → linear
+layer over the two classes. We own the head so that inference returns, in the same forward pass, the
+positive-class probability and the pooled vector that enters the classification layer (the [CLS]
+embedding used by Core-Set, DAL, PE, EGL and BADGE).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightning as L
+import torch
+from torch import nn
+from transformers import PreTrainedModel, get_linear_schedule_with_warmup
+
+from al_bert.model.backbones import BackboneConfig, hidden_size, load_encoder
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 5e-5
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+
+
+class SequenceClassifier(nn.Module):
+    """Encoder + pooled [CLS] + dropout + linear (2 classes)."""
+
+    def __init__(self, encoder: PreTrainedModel, dropout: float) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden_size(encoder), 2)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (logits (B, 2), pooled (B, d))."""
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        pooled = getattr(out, "pooler_output", None)
+        if pooled is None:
+            pooled = out.last_hidden_state[:, 0]
+        return self.classifier(self.dropout(pooled)), pooled
+
+
+class ALClassifier(L.LightningModule):
+    """Fine-tunes a fresh copy of the pretrained backbone on the labelled set L."""
+
+    def __init__(self, backbone: BackboneConfig, optim: OptimConfig, total_steps: int) -> None:
+        super().__init__()
+        self.net = SequenceClassifier(load_encoder(backbone), backbone.dropout)
+        self.optim = optim
+        self.total_steps = max(1, total_steps)
+        self.loss = nn.CrossEntropyLoss()
+        self._val_probs: list[torch.Tensor] = []
+        self._val_labels: list[torch.Tensor] = []
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.net(input_ids, attention_mask)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        logits, _ = self(batch["input_ids"], batch["attention_mask"])
+        loss = self.loss(logits.float(), batch["labels"])
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch}, step "
+                f"{batch_idx}: lower trainer.lr or use trainer.precision=32"
+            )
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        logits, _ = self(batch["input_ids"], batch["attention_mask"])
+        self._val_probs.append(torch.softmax(logits.float(), dim=-1)[:, 1])
+        self._val_labels.append(batch["labels"])
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_probs:
+            return
+        from al_bert.metrics.classification import dev_selection_score
+
+        probs = torch.cat(self._val_probs)
+        labels = torch.cat(self._val_labels)
+        self._val_probs.clear()
+        self._val_labels.clear()
+        self.log("dev_score", dev_selection_score(probs, labels), prog_bar=True)
+
+    def predict_step(
+        self, batch: dict[str, torch.Tensor], batch_idx: int
+    ) -> dict[str, torch.Tensor]:
+        """Per-example positive probability and pooled [CLS] embedding."""
+        logits, pooled = self(batch["input_ids"], batch["attention_mask"])
+        return {"probs": torch.softmax(logits.float(), dim=-1)[:, 1], "embeddings": pooled.float()}
+
+    def configure_optimizers(self):
+        no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+        params = [
+            {
+                "params": [p for n, p in self.named_parameters() if not n.endswith(no_decay)],
+                "weight_decay": self.optim.weight_decay,
+            },
+            {
+                "params": [p for n, p in self.named_parameters() if n.endswith(no_decay)],
+                "weight_decay": 0.0,
+            },
+        ]
+        optimizer = torch.optim.AdamW(params, lr=self.optim.lr)
+        warmup = int(self.optim.warmup_ratio * self.total_steps)
+        schedule = get_linear_schedule_with_warmup(optimizer, warmup, self.total_steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -1,0 +1,63 @@
+"""What one pool inference pass produces, shared by strategies, weightings and batch analyses.
+
+The loop asks the model once per iteration for the union of what the active strategy, the weighting and
+the analyses declare they ``need`` (design.md: "predict once over U → PoolOutputs"). Gold labels of the
+pool are never part of it: only the :class:`~al_bert.loop.Oracle` holds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+
+class Need(str, Enum):
+    """A model output over the pool that a consumer can ask for."""
+
+    PROBS = "probs"
+    """P(y = 1 | x) under the fine-tuned model, shape (n,)."""
+    EMBEDDINGS = "embeddings"
+    """The pooled [CLS] vector that enters the classification layer, shape (n, d)."""
+    MC_PROBS = "mc_probs"
+    """P(y = 1 | x) from T stochastic passes with dropout on in the whole model, shape (T, n)."""
+    LABELLED_EMBEDDINGS = "labelled_embeddings"
+    """The pooled [CLS] vectors of the labelled set L (with ``labelled_labels``), shape (|L|, d)."""
+    SURPRISAL = "surprisal"
+    """ALPS surprisal embeddings from the pretrained masked-LM head, shape (n, max tokens)."""
+
+
+@dataclass
+class PoolOutputs:
+    """Model outputs over the unlabelled pool U (and, when asked, the labelled set L).
+
+    Row ``i`` of every pool array describes the train-split example at position ``pool_positions[i]``.
+    """
+
+    pool_positions: np.ndarray
+    probs: np.ndarray | None = None
+    embeddings: np.ndarray | None = None
+    mc_probs: np.ndarray | None = None
+    surprisal: np.ndarray | None = None
+    labelled_positions: np.ndarray | None = None
+    labelled_embeddings: np.ndarray | None = None
+    labelled_labels: np.ndarray | None = None
+    classifier_weight: np.ndarray | None = None
+    """The classification layer's weight, shape (classes, d); closed-form gradients (EGL, BADGE) use it."""
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(len(self.pool_positions))
+
+    def require(self, name: str) -> np.ndarray:
+        """Return the output ``name`` or fail with a message naming the consumer's missing declaration."""
+        value = getattr(self, name, None)
+        if value is None:
+            value = self.extras.get(name)
+        if value is None:
+            raise KeyError(
+                f"PoolOutputs has no '{name}': the strategy, weighting or analysis that reads it must "
+                f"declare it in its `needs`."
+            )
+        return np.asarray(value)

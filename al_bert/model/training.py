@@ -1,0 +1,140 @@
+"""Fine-tuning one model from the pretrained weights on the labelled set (the trainer config group)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from dataclasses import dataclass
+
+import lightning as L
+import numpy as np
+import torch
+
+from al_bert.data.datamodule import ALDataModule
+from al_bert.model.backbones import BackboneConfig, bf16_supported
+from al_bert.model.module import ALClassifier, OptimConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The ``trainer`` config group (``ein_dor``, ``fairstein``, ``fast``)."""
+
+    name: str = "custom"
+    max_epochs: int = 5
+    lr: float = 5e-5
+    batch_size: int = 50
+    eval_batch_size: int = 256
+    max_length: int = 100
+    select_best_on_dev: bool = True
+    """Keep the epoch with the best dev score (paper 1 §3.5); needs a dev split."""
+    oversample_positives_to: float | None = None
+    """Repeat positives until they are at least this fraction of each epoch (paper 2 §5.4)."""
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    precision: str = "auto"
+    """Training precision: ``auto`` (bf16 mixed where the device supports it), ``bf16`` or ``32``."""
+    inference_precision: str = "auto"
+    accelerator: str = "auto"
+    """``auto`` takes one GPU when present, else the CPU."""
+
+    def __post_init__(self) -> None:
+        for field_name in ("precision", "inference_precision"):
+            value = str(getattr(self, field_name))
+            if value not in ("auto", "bf16", "32"):
+                raise ValueError(f"trainer.{field_name}={value!r}: choose auto, bf16 or 32")
+        if self.max_epochs < 1 or self.batch_size < 1 or self.max_length < 8:
+            raise ValueError(
+                "trainer.max_epochs and trainer.batch_size must be ≥ 1, max_length ≥ 8"
+            )
+        if self.oversample_positives_to is not None and not 0 < self.oversample_positives_to < 1:
+            raise ValueError("trainer.oversample_positives_to must be in (0, 1) or null")
+
+    def device(self) -> torch.device:
+        if self.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+            return torch.device("cuda")
+        if self.accelerator in ("gpu", "cuda"):
+            raise RuntimeError(
+                "trainer.accelerator=gpu but no CUDA GPU is visible; use accelerator=auto"
+            )
+        return torch.device("cpu")
+
+    def use_bf16(self, device: torch.device, *, inference: bool) -> bool:
+        setting = str(self.inference_precision if inference else self.precision)
+        if setting == "32":
+            return False
+        return bf16_supported(device) if setting == "auto" else True
+
+
+class _KeepBestEpoch(L.Callback):
+    """Remember the weights of the epoch with the highest ``dev_score`` and restore them at the end."""
+
+    def __init__(self) -> None:
+        self.best_score = -float("inf")
+        self.best_epoch = -1
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        score = float(trainer.callback_metrics.get("dev_score", torch.tensor(-1.0)))
+        if score > self.best_score:
+            self.best_score, self.best_epoch = score, trainer.current_epoch
+            self.best_state = copy.deepcopy(
+                {k: v.detach().cpu() for k, v in pl_module.state_dict().items()}
+            )
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.best_state is not None:
+            pl_module.load_state_dict(self.best_state)
+
+
+def fit_model(
+    backbone: BackboneConfig,
+    training: TrainingConfig,
+    datamodule: ALDataModule,
+    rows: np.ndarray,
+    labels: np.ndarray,
+    seed: int,
+) -> ALClassifier:
+    """Fine-tune a fresh pretrained backbone on ``rows`` with ``labels`` (never the last round's model)."""
+    device = training.device()
+    L.seed_everything(seed, workers=True, verbose=False)
+    datamodule.setup()
+    datamodule.set_labelled(rows, labels, seed)
+    train_rows, _ = datamodule.train_rows()
+    steps_per_epoch = int(np.ceil(train_rows.size / training.batch_size))
+    module = ALClassifier(
+        backbone,
+        OptimConfig(training.lr, training.weight_decay, training.warmup_ratio),
+        total_steps=steps_per_epoch * training.max_epochs,
+    )
+    # transformers ≥ 5 loads models in eval mode and Lightning keeps the mode it finds: without this,
+    # dropout would be silently off during fine-tuning.
+    module.train()
+    use_dev = training.select_best_on_dev and "dev" in datamodule.splits
+    keeper = _KeepBestEpoch()
+    trainer = L.Trainer(
+        max_epochs=training.max_epochs,
+        accelerator="gpu" if device.type == "cuda" else "cpu",
+        devices=1,
+        precision="bf16-mixed" if training.use_bf16(device, inference=False) else "32-true",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=1.0 if use_dev else 0,
+        callbacks=[keeper] if use_dev else [],
+        deterministic="warn",
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*deterministic.*")
+        trainer.fit(module, datamodule=datamodule)
+    if use_dev:
+        log.debug("best dev epoch %d (score %.4f)", keeper.best_epoch, keeper.best_score)
+    module.eval()
+    return module

@@ -1,0 +1,50 @@
+"""Monte Carlo Dropout (Gal & Ghahramani 2016; Gal, Islam & Ghahramani 2017), as in Ein-Dor et al.
+(2020) §3.3: dropout stays active in the whole fine-tuned model for ``mc_passes`` = 10 stochastic
+inference passes, and the acquisition is the max-entropy rule on the mean prediction.
+
+With ``p̄(x) = (1/T) Σ_t p_t(x)`` the mean positive probability over the T passes:
+
+* ``acquisition="entropy"`` (paper 1): ``H[p̄(x)]`` (predictive entropy);
+* ``acquisition="bald"`` (Houlsby et al. 2011): ``H[p̄(x)] − (1/T) Σ_t H[p_t(x)]``, the mutual
+  information between the label and the model parameters.
+
+Entropies are in bits. Weighted: top-k of ``w · score`` (Fairstein et al., Algorithm 2).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.strategies.base import ScoreStrategy
+from al_bert.strategies.least_confidence import binary_entropy
+
+
+class MCDropout(ScoreStrategy):
+    """Ein-Dor et al. (2020) §3.3 "Dropout": max-entropy over T MC-dropout passes (or BALD)."""
+
+    name: ClassVar[str] = "mc_dropout"
+    needs: ClassVar[frozenset[Need]] = frozenset({Need.MC_PROBS})
+
+    def __init__(
+        self, mc_passes: int = 10, acquisition: Literal["entropy", "bald"] = "entropy"
+    ) -> None:
+        if mc_passes < 1:
+            raise ValueError(f"mc_passes must be ≥ 1, got {mc_passes}")
+        if acquisition not in ("entropy", "bald"):
+            raise ValueError(f"acquisition must be 'entropy' or 'bald', got {acquisition!r}")
+        self.mc_passes = int(mc_passes)
+        """T, the number of stochastic passes the loop runs to fill ``PoolOutputs.mc_probs``."""
+        self.acquisition = acquisition
+
+    def score(self, outputs: PoolOutputs, rng: np.random.Generator) -> np.ndarray:
+        mc = np.asarray(outputs.require("mc_probs"), dtype=np.float64)
+        if mc.ndim != 2 or mc.shape[1] != len(outputs):
+            raise ValueError(f"mc_probs must have shape (T, {len(outputs)}), got {mc.shape}")
+        predictive = binary_entropy(mc.mean(axis=0))
+        if self.acquisition == "entropy":
+            return predictive
+        expected = binary_entropy(mc).mean(axis=0)
+        return np.maximum(predictive - expected, 0.0)

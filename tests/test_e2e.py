@@ -1,0 +1,119 @@
+"""End-to-end runs of `python -m al_bert` on the mirror: tiny BERT, truncated MiniLM, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from al_bert.app import RunFailure, run_experiment
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+SMALL = [
+    "scenario=imbalanced",
+    "seed_builder.positives=30",
+    "seed_builder.weak_negatives=30",
+    "limit.train=600",
+    "limit.eval=200",
+    "al.iterations=2",
+    "al.batch_size=20",
+    "logger=none",
+]
+
+
+def cfg_for(tmp_path: Path, overrides: list[str]):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(
+            config_name="config",
+            overrides=[f"paths.output_root={tmp_path}", "print_table=false", *overrides],
+        )
+
+
+def test_tiny_bert_runs_the_whole_loop(tmp_path):
+    cfg = cfg_for(tmp_path, [*SMALL, "model=tiny", "trainer=fast", "strategy=least_confidence"])
+    records = run_experiment(cfg)
+    assert [r["iteration"] for r in records] == [0, 1, 2]
+    assert [r["train_size"] for r in records] == [60, 80, 100]
+    for r in records:
+        for metric in ("accuracy", "f1", "precision", "recall", "balanced_accuracy", "roc_auc"):
+            assert 0.0 <= r[metric] <= 1.0
+    assert records[1]["diversity"] > 0 and records[1]["representativeness"] > 0
+    run_dirs = list((tmp_path / "runs").iterdir())
+    assert len(run_dirs) == 1
+    status = json.loads((run_dirs[0] / "run.json").read_text())
+    assert status["status"] == "finished"
+
+
+def test_same_config_and_seed_give_identical_results(tmp_path):
+    overrides = [*SMALL, "model=tiny", "trainer=fast", "strategy=random", "share_iteration0=false"]
+    first = run_experiment(cfg_for(tmp_path / "a", overrides))
+    second = run_experiment(cfg_for(tmp_path / "b", overrides))
+    strip = ("train_seconds", "eval_seconds", "infer_seconds", "select_seconds")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in first] == [
+        {k: v for k, v in r.items() if k not in strip} for r in second
+    ]
+
+
+def test_finished_run_is_skipped_on_rerun(tmp_path):
+    cfg = cfg_for(tmp_path, [*SMALL, "model=tiny", "trainer=fast", "strategy=random"])
+    first = run_experiment(cfg)
+    again = run_experiment(cfg)
+    assert again == first
+    lines = next((tmp_path / "runs").iterdir()).joinpath("results.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+
+
+def test_packaged_minilm_two_layers_learns(tmp_path):
+    cfg = cfg_for(
+        tmp_path,
+        [
+            *SMALL,
+            "model.num_hidden_layers=2",
+            "trainer=fast",
+            "strategy=random",
+            "dataset=trec",
+            "scenario=imbalanced",
+        ],
+    )
+    records = run_experiment(cfg)
+    assert records[-1]["roc_auc"] > 0.6
+
+
+def test_impossible_budget_is_reported_and_recorded(tmp_path):
+    cfg = cfg_for(tmp_path, [*SMALL, "model=tiny", "al.iterations=100", "al.batch_size=50"])
+    with pytest.raises(RunFailure, match="impossible budget"):
+        run_experiment(cfg)
+    status = json.loads(next((tmp_path / "runs").iterdir()).joinpath("run.json").read_text())
+    assert status["status"] == "failed" and "impossible budget" in status["reason"]
+
+
+@pytest.mark.slow
+def test_cli_multirun_gives_two_runs_with_different_selections(tmp_path):
+    env = {**os.environ, "AL_BERT_OUTPUT_DIR": str(tmp_path)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "al_bert",
+        "+experiment=isear_imb_practical",
+        "trainer=fast",
+        "logger=none",
+        "limit.train=800",
+        "limit.eval=200",
+        "al.iterations=1",
+        "-m",
+        "seed=0,1",
+    ]
+    subprocess.run(cmd, cwd=REPO, env=env, check=True, capture_output=True, timeout=900)
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 2
+    selections = [
+        json.loads(p.joinpath("results.jsonl").read_text().splitlines()[-1])["selected_ids"]
+        for p in runs
+    ]
+    assert selections[0] != selections[1]

@@ -1,0 +1,329 @@
+"""Query strategies of paper 1 (Ein-Dor et al. 2020, §3.3): answers known by construction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.strategies.base import Strategy
+from al_bert.strategies.core_set import CoreSet
+from al_bert.strategies.dal import DiscriminativeActiveLearning
+from al_bert.strategies.egl import (
+    EGL_FULL_KEY,
+    ExpectedGradientLength,
+    last_layer_egl,
+    per_example_grad_norms,
+)
+from al_bert.strategies.least_confidence import LeastConfidence, binary_entropy
+from al_bert.strategies.mc_dropout import MCDropout
+from al_bert.strategies.perceptron_ensemble import PerceptronEnsemble
+from al_bert.strategies.random import RandomStrategy
+
+CONF = Path(__file__).resolve().parents[1] / "conf" / "strategy"
+
+
+def _fast_dal() -> DiscriminativeActiveLearning:
+    return DiscriminativeActiveLearning(hidden_sizes=(32, 32), batch_size=64, max_epochs=10)
+
+
+def _separable(n: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two classes at ±μ, μ spread over all dimensions (like fine-tuned [CLS] vectors)."""
+    y = np.arange(n) % 2
+    mu = rng.choice([-1.0, 1.0], size=d)
+    x = rng.normal(0.0, 0.3, size=(n, d)) + np.where(y[:, None] == 1, mu, -mu)
+    return x.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def outputs() -> PoolOutputs:
+    """A pool with every output any strategy asks for."""
+    rng = np.random.default_rng(0)
+    n, d, t = 300, 16, 10
+    lab_x, lab_y = _separable(40, d, rng)
+    pool = rng.normal(0.0, 1.5, size=(n, d)).astype(np.float32)
+    return PoolOutputs(
+        pool_positions=np.arange(n) + 1000,
+        probs=rng.uniform(size=n),
+        embeddings=pool,
+        mc_probs=np.clip(rng.uniform(size=n)[None, :] + rng.normal(0, 0.1, (t, n)), 0, 1),
+        labelled_positions=np.arange(40),
+        labelled_embeddings=lab_x,
+        labelled_labels=lab_y,
+        classifier_weight=rng.normal(size=(2, d)).astype(np.float32),
+    )
+
+
+ALL: list[Strategy] = [
+    RandomStrategy(),
+    LeastConfidence(),
+    MCDropout(),
+    MCDropout(acquisition="bald"),
+    PerceptronEnsemble(),
+    ExpectedGradientLength(),
+    CoreSet(),
+    _fast_dal(),
+]
+IDS = [f"{s.name}-{getattr(s, 'acquisition', '')}" for s in ALL]
+
+
+@pytest.mark.parametrize("strategy", ALL, ids=IDS)
+def test_returns_k_distinct_valid_rows_deterministically(
+    strategy: Strategy, outputs: PoolOutputs
+) -> None:
+    w = np.ones(len(outputs))
+    rows = strategy.select(outputs, w, 25, np.random.default_rng(7))
+    assert rows.shape == (25,) and np.issubdtype(rows.dtype, np.integer)
+    assert len(set(rows.tolist())) == 25
+    assert rows.min() >= 0 and rows.max() < len(outputs)
+    again = strategy.select(outputs, w, 25, np.random.default_rng(7))
+    np.testing.assert_array_equal(rows, again)
+
+
+@pytest.mark.parametrize("strategy", ALL, ids=IDS)
+def test_zero_weight_rows_are_never_selected(strategy: Strategy, outputs: PoolOutputs) -> None:
+    rng = np.random.default_rng(1)
+    unweighted = strategy.select(outputs, np.ones(len(outputs)), 30, np.random.default_rng(2))
+    w = rng.uniform(0.5, 1.5, size=len(outputs))
+    w[unweighted] = 0.0  # forbid exactly what the strategy wants most
+    w[rng.choice(len(outputs), size=100, replace=False)] = 0.0
+    rows = strategy.select(outputs, w, 30, np.random.default_rng(2))
+    assert np.all(w[rows] > 0)
+    assert len(set(rows.tolist())) == 30
+
+
+@pytest.mark.parametrize("strategy", ALL, ids=IDS)
+def test_constant_weights_give_the_unweighted_selection(
+    strategy: Strategy, outputs: PoolOutputs
+) -> None:
+    ones = strategy.select(outputs, np.ones(len(outputs)), 20, np.random.default_rng(3))
+    scaled = strategy.select(outputs, np.full(len(outputs), 2.5), 20, np.random.default_rng(3))
+    np.testing.assert_array_equal(ones, scaled)
+
+
+@pytest.mark.parametrize(
+    "strategy", [LeastConfidence(), MCDropout(), ExpectedGradientLength(), PerceptronEnsemble()]
+)
+def test_score_strategies_uniform_weights_are_plain_top_k(
+    strategy: LeastConfidence, outputs: PoolOutputs
+) -> None:
+    scores = strategy.score(outputs, np.random.default_rng(4))
+    expected = np.sort(np.argsort(-scores, kind="stable")[:15])
+    rows = strategy.select(outputs, np.ones(len(outputs)), 15, np.random.default_rng(4))
+    np.testing.assert_array_equal(rows, expected)
+
+
+def _pool(n: int, **kw: Any) -> PoolOutputs:
+    return PoolOutputs(pool_positions=np.arange(n), **kw)
+
+
+def test_least_confidence_picks_p_one_half() -> None:
+    out = _pool(5, probs=np.array([0.1, 0.98, 0.5, 0.35, 0.0]))
+    rng = np.random.default_rng(0)
+    assert LeastConfidence().select(out, np.ones(5), 1, rng).tolist() == [2]
+    assert LeastConfidence().select(out, np.ones(5), 2, rng).tolist() == [2, 3]
+    assert binary_entropy(np.array([0.5]))[0] == pytest.approx(1.0)
+    # Weighted: top-k of w·H — a strong weight overrides a small uncertainty gap.
+    w = np.array([1.0, 1.0, 1.0, 3.0, 1.0])
+    assert LeastConfidence().select(out, w, 1, rng).tolist() == [3]
+
+
+def test_mc_dropout_entropy_and_bald() -> None:
+    mc = np.array([[0.5, 0.0, 0.999, 0.6], [0.5, 1.0, 0.998, 0.4]])  # (T = 2, n = 4)
+    out = _pool(4, mc_probs=mc)
+    entropy = MCDropout().score(out, np.random.default_rng(0))
+    assert entropy[0] == pytest.approx(1.0) and entropy[1] == pytest.approx(1.0)
+    assert entropy[2] < 0.1
+    bald = MCDropout(acquisition="bald").score(out, np.random.default_rng(0))
+    # Row 1: passes disagree completely → mutual information 1 bit; row 0: agree at 0.5 → 0.
+    assert bald[1] == pytest.approx(1.0) and bald[0] == pytest.approx(0.0, abs=1e-12)
+    assert (
+        MCDropout(acquisition="bald").select(out, np.ones(4), 1, np.random.default_rng(0))[0] == 1
+    )
+    assert MCDropout().mc_passes == 10
+
+
+def test_egl_is_zero_at_certain_predictions_and_matches_autograd() -> None:
+    import torch
+
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(6, 8))
+    probs = np.array([0.0, 1.0, 0.5, 0.2, 0.9, 0.999999])
+    egl = last_layer_egl(probs, h)
+    assert egl[0] == 0.0 and egl[1] == 0.0 and egl[5] < 1e-4
+    assert egl[2] == pytest.approx(2 * np.sqrt(2) * 0.25 * np.sqrt(h[2] @ h[2] + 1))
+    out = _pool(6, probs=probs, embeddings=h.astype(np.float32))
+    assert set(ExpectedGradientLength().select(out, np.ones(6), 2, rng).tolist()) == {2, 3}
+
+    # Closed form == autograd through a real linear layer: Σ_c p_c ‖∇_{W,b} CE(x, c)‖.
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(8, 2).double()
+    x = torch.as_tensor(h)
+    p = torch.softmax(layer(x), dim=1).detach()
+    reference = []
+    for i in range(6):
+        total = 0.0
+        for c in range(2):
+            layer.zero_grad()
+            torch.nn.functional.cross_entropy(layer(x[i : i + 1]), torch.tensor([c])).backward()
+            sq = sum(float((q.grad**2).sum()) for q in layer.parameters() if q.grad is not None)
+            total += float(p[i, c]) * np.sqrt(sq)
+        reference.append(total)
+    np.testing.assert_allclose(last_layer_egl(p[:, 1].numpy(), h), reference, rtol=1e-10)
+    no_bias = last_layer_egl(probs, h, include_bias=False)
+    assert no_bias[2] == pytest.approx(2 * np.sqrt(2) * 0.25 * np.linalg.norm(h[2]))
+
+
+def test_egl_full_model_gradients_on_a_tiny_bert() -> None:
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
+    config.num_labels = 2
+    model = BertForSequenceClassification(config)
+    model.train()
+    ids = torch.randint(0, 50, (3, 6))
+    mask = torch.ones_like(ids)
+    mask[2, 4:] = 0
+    batch = {"input_ids": ids, "attention_mask": mask}
+    norms = per_example_grad_norms(model, batch)
+    assert model.training  # mode restored
+    model.eval()
+    expected = []
+    for i in range(3):
+        single = {k: v[i : i + 1] for k, v in batch.items()}
+        with torch.no_grad():
+            p = torch.softmax(model(**single).logits, dim=1)[0]
+        total = 0.0
+        for c in range(2):
+            model.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(**single).logits, torch.tensor([c]))
+            loss.backward()
+            sq = sum(float((q.grad**2).sum()) for q in model.parameters() if q.grad is not None)
+            total += float(p[c]) * np.sqrt(sq)
+        expected.append(total)
+    np.testing.assert_allclose(norms, expected, rtol=1e-4)
+
+    strategy = ExpectedGradientLength(gradient="full_model")
+    assert strategy.extra_needs == frozenset({EGL_FULL_KEY})
+    out = _pool(3, extras={EGL_FULL_KEY: norms})
+    assert strategy.select(out, np.ones(3), 1, np.random.default_rng(0))[0] == int(np.argmax(norms))
+    with pytest.raises(KeyError, match="egl_full"):
+        strategy.score(_pool(3), np.random.default_rng(0))
+
+
+def test_perceptron_ensemble_is_confident_on_its_training_points() -> None:
+    rng = np.random.default_rng(0)
+    x, y = _separable(80, 64, rng)
+    middle = rng.normal(0.0, 0.3, size=(40, 64)).astype(np.float32)  # between the classes
+    pe = PerceptronEnsemble()
+    probs = pe.member_probs(x, y, np.concatenate([x, middle]), np.random.default_rng(1))
+    assert probs.shape == (10, 120)
+    mean = probs.mean(axis=0)
+    assert np.all((mean[:80] > 0.5) == (y == 1))
+    assert binary_entropy(mean[:80]).max() < 0.5
+    assert binary_entropy(mean[80:]).mean() > 0.8
+    out = _pool(
+        120, embeddings=np.concatenate([x, middle]), labelled_embeddings=x, labelled_labels=y
+    )
+    rows = pe.select(out, np.ones(120), 10, np.random.default_rng(2))
+    assert np.all(rows >= 80)  # the uncertain ones are the points between the classes
+
+
+def test_dal_prefers_pool_points_far_from_labelled() -> None:
+    rng = np.random.default_rng(0)
+    labelled = rng.normal(0.0, 1.0, size=(40, 8)).astype(np.float32)
+    # "near": jittered copies of L (fully represented); "far": a region L does not cover.
+    near = labelled[rng.integers(0, 40, size=200)] + rng.normal(0.0, 0.05, size=(200, 8))
+    far = rng.normal(6.0, 1.0, size=(100, 8))
+    pool = np.concatenate([near, far]).astype(np.float32)
+    out = _pool(300, embeddings=pool, labelled_embeddings=labelled)
+    dal = DiscriminativeActiveLearning(hidden_sizes=(32, 32), batch_size=64, max_epochs=20)
+    rows = dal.select(out, np.ones(300), 10, np.random.default_rng(1))
+    assert np.all(rows >= 200)
+    # Weighted: the far points get weight 0 → chosen among the near ones instead.
+    w = np.r_[np.ones(200), np.zeros(100)]
+    rows_w = dal.select(out, w, 10, np.random.default_rng(1))
+    assert np.all(rows_w < 200)
+
+
+def test_dal_sub_batches_move_selected_points_to_labelled() -> None:
+    # Two uncovered clusters, A farther than B. One round takes the top-8 of P(unlabelled): all
+    # from A. In 4 rounds the first picks join L, A's P(unlabelled) drops, and B gets picked.
+    rng = np.random.default_rng(0)
+    labelled = rng.normal(0.0, 0.5, size=(30, 4)).astype(np.float32)
+    near = rng.normal(0.0, 0.5, size=(100, 4))
+    far_a = rng.normal([16, 0, 0, 0], 0.3, size=(30, 4))
+    far_b = rng.normal([0, 8, 0, 0], 0.3, size=(30, 4))
+    pool = np.concatenate([near, far_a, far_b]).astype(np.float32)
+    out = _pool(160, embeddings=pool, labelled_embeddings=labelled)
+
+    def dal(rounds: int) -> np.ndarray:
+        strategy = DiscriminativeActiveLearning(
+            hidden_sizes=(32, 32), batch_size=64, max_epochs=20, sub_batches=rounds
+        )
+        return strategy.select(out, np.ones(160), 8, np.random.default_rng(0))
+
+    one_round = dal(1)
+    assert np.all((one_round >= 100) & (one_round < 130))
+    four_rounds = dal(4)
+    assert np.all(four_rounds >= 100) and np.any(four_rounds >= 130)
+
+
+def test_core_set_picks_the_farthest_point() -> None:
+    labelled = np.zeros((1, 3), dtype=np.float32)
+    pool = np.array([[1, 0, 0], [0, 5, 0], [0, 0, 2], [-3, 0, 0]], dtype=np.float32)
+    out = _pool(4, embeddings=pool, labelled_embeddings=labelled)
+    assert CoreSet().select(out, np.ones(4), 1, np.random.default_rng(0)).tolist() == [1]
+    assert CoreSet().select(out, np.ones(4), 2, np.random.default_rng(0)).tolist() == [1, 3]
+    w = np.array([1.0, 0.5, 1.0, 1.0])  # 0.5·5 = 2.5 < 1·3
+    assert CoreSet().select(out, w, 1, np.random.default_rng(0)).tolist() == [3]
+
+
+def test_core_set_without_labelled_set() -> None:
+    pool = np.array([[0, 0], [1, 0], [0, 1], [9, 9]], dtype=np.float32)
+    out = _pool(4, embeddings=pool)
+    assert CoreSet().select(out, np.ones(4), 1, np.random.default_rng(0)).tolist() == [3]
+
+
+def test_needs_and_names() -> None:
+    assert LeastConfidence.needs == {Need.PROBS}
+    assert MCDropout.needs == {Need.MC_PROBS}
+    assert ExpectedGradientLength.needs == {Need.PROBS, Need.EMBEDDINGS}
+    for cls in (PerceptronEnsemble, CoreSet, DiscriminativeActiveLearning):
+        assert {Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS} <= cls.needs
+    names = {s.name for s in ALL}
+    expected = {
+        "random",
+        "least_confidence",
+        "mc_dropout",
+        "perceptron_ensemble",
+        "egl",
+        "core_set",
+        "dal",
+    }
+    assert names == expected
+    assert {p.stem for p in CONF.glob("*.yaml")} >= expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["random", "least_confidence", "mc_dropout", "perceptron_ensemble", "egl", "core_set", "dal"],
+)
+def test_hydra_configs_instantiate(name: str) -> None:
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    strategy = instantiate(OmegaConf.load(CONF / f"{name}.yaml"))
+    assert isinstance(strategy, Strategy)
+    assert strategy.name == name
