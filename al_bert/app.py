@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -131,7 +132,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     try:
         components = build_components(cfg)
-        task: Task = instantiate(cfg.dataset, _convert_="all")
+        task: Task = _instantiate_task(cfg)
         limits = cfg.get("limit") or {}
         if limits.get("train") or limits.get("eval"):
             task = task.subsample(limits.get("train"), limits.get("eval"), seed=0)
@@ -170,8 +171,19 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     return records
 
 
+def _instantiate_task(cfg: DictConfig) -> Task:
+    """The dataset's Task; a data error raised inside Hydra's instantiate is re-raised unwrapped."""
+    try:
+        task: Task = instantiate(cfg.dataset, _convert_="all")
+    except InstantiationException as error:
+        if isinstance(error.__cause__, DataError):
+            raise error.__cause__ from None
+        raise
+    return task
+
+
 def _fail(store: ResultsStore, trackers: list[Any], error: BaseException, hint: str = "") -> None:
-    reason = f"{type(error).__name__}: {hint or error}"
+    reason = " ".join(f"{type(error).__name__}: {hint or error}".split())  # one line
     store.set_status("failed", reason=reason)
     for tracker in trackers:
         tracker.finish(store.records(), "failed")
@@ -423,6 +435,7 @@ def configure_threads(cfg: DictConfig) -> None:
     threads = int(cfg.get("threads", 0) or 0)
     if threads > 0:
         torch.set_num_threads(threads)
+    log.info("torch threads per job: %d", torch.get_num_threads())
     if cfg.get("deterministic", True):
         torch.use_deterministic_algorithms(True, warn_only=True)
 

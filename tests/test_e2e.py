@@ -117,3 +117,45 @@ def test_cli_multirun_gives_two_runs_with_different_selections(tmp_path):
         for p in runs
     ]
     assert selections[0] != selections[1]
+
+
+def test_wandb_offline_run_holds_every_iteration(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    overrides = [o for o in SMALL if o != "logger=none"]
+    cfg = cfg_for(
+        tmp_path, [*overrides, "model=tiny", "trainer=fast", "strategy=random", "logger=wandb"]
+    )
+    records = run_experiment(cfg)
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    logged = []
+    for items in wandb_history(next(runs[0].glob("*.wandb"))):
+        if "accuracy" in items:
+            logged.append((int(items["train_size"]), float(items["accuracy"])))
+    assert logged == [(r["train_size"], pytest.approx(r["accuracy"])) for r in records]
+
+
+def wandb_history(path: Path) -> list[dict[str, str]]:
+    """History rows of an offline ``.wandb`` file (a LevelDB-style log of protobuf records)."""
+    import struct
+
+    from wandb.proto import wandb_internal_pb2
+
+    data, pos, block, pending, rows = path.read_bytes(), 7, 32768, b"", []
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:
+            pos += block - pos % block
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        chunk, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
+        if kind == 0:
+            break
+        pending = chunk if kind in (1, 2) else pending + chunk
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            if record.WhichOneof("record_type") == "history":
+                rows.append(
+                    {i.key or "/".join(i.nested_key): i.value_json for i in record.history.item}
+                )
+    return rows

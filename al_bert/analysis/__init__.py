@@ -1,0 +1,9 @@
+"""Results analysis: tidy aggregation of runs, significance tests, the papers' tables and figures.
+
+``python -m al_bert.analysis <target> --runs outputs --out outputs/tables`` (see :mod:`.cli`).
+"""
+
+from al_bert.analysis.aggregate import final_iteration, load_results
+from al_bert.analysis.stats import bonferroni, paired_ttest_p, wilcoxon_p
+
+__all__ = ["bonferroni", "final_iteration", "load_results", "paired_ttest_p", "wilcoxon_p"]

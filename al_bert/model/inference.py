@@ -38,6 +38,7 @@ def predict_rows(
     device: torch.device,
     bf16: bool,
     embeddings: bool = True,
+    deterministic: bool = True,
     mc_passes: int = 0,
     mc_seed: int = 0,
     progress: str | None = None,
@@ -45,7 +46,8 @@ def predict_rows(
     """Positive probabilities (and pooled embeddings, MC-dropout samples) for ``rows`` of ``split``.
 
     Results are in the order of ``rows``. Batches are length-sorted; MC-dropout passes (dropout on in
-    the whole model, Gal & Ghahramani 2016) reuse each padded batch.
+    the whole model, Gal & Ghahramani 2016) reuse each padded batch. ``deterministic=False`` skips the
+    dropout-free pass when only the MC samples are wanted.
     """
     encoded = datamodule.splits[split]
     rows = np.arange(len(encoded)) if rows is None else np.asarray(rows, dtype=np.int64)
@@ -66,11 +68,12 @@ def predict_rows(
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         target = order[start : start + batch["input_ids"].shape[0]]
         start += batch["input_ids"].shape[0]
-        module.eval()
-        with _autocast(device, bf16):
-            out = module.predict_step(batch, 0)
-        probs[target] = out["probs"].cpu().numpy()
-        if embeddings:
+        if deterministic:
+            module.eval()
+            with _autocast(device, bf16):
+                out = module.predict_step(batch, 0)
+            probs[target] = out["probs"].cpu().numpy()
+        if deterministic and embeddings:
             e = out["embeddings"].cpu().numpy()
             if embeds is None:
                 embeds = np.empty((rows.size, e.shape[1]), dtype=np.float32)
@@ -82,7 +85,7 @@ def predict_rows(
                     mc[t, target] = module.predict_step(batch, 0)["probs"].cpu().numpy()
             module.eval()
     torch.random.set_rng_state(generator_state)
-    result = {"probs": probs}
+    result = {"probs": probs} if deterministic else {}
     if embeds is not None:
         result["embeddings"] = embeds
     if mc is not None:
@@ -139,6 +142,7 @@ def pool_outputs(
     """Everything ``needs`` asks for over U (and L), computed in one pass (plus declared extras)."""
     want_embeddings = bool(needs & {Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
     want_labelled = Need.LABELLED_EMBEDDINGS in needs
+    want_deterministic = want_embeddings or Need.PROBS in needs
     rows = np.concatenate([pool_rows, labelled_rows]) if want_labelled else pool_rows
     predicted = predict_rows(
         module,
@@ -148,6 +152,7 @@ def pool_outputs(
         device=device,
         bf16=bf16,
         embeddings=want_embeddings,
+        deterministic=want_deterministic,
         mc_passes=mc_passes if Need.MC_PROBS in needs else 0,
         mc_seed=mc_seed,
         progress="pool inference",
@@ -155,7 +160,7 @@ def pool_outputs(
     n = pool_rows.size
     outputs = PoolOutputs(
         pool_positions=np.asarray(pool_rows),
-        probs=predicted["probs"][:n],
+        probs=predicted["probs"][:n] if want_deterministic else None,
         classifier_weight=module.net.classifier.weight.detach().float().cpu().numpy(),
     )
     if want_embeddings:

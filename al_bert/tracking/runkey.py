@@ -20,6 +20,8 @@ NON_IDENTITY_KEYS = (
     "launcher",
     "resume",
     "share",
+    "share_iteration0",
+    "threads",
     "print_table",
     "run",
 )

@@ -1,0 +1,161 @@
+"""Load the results of any set of runs into one tidy pandas table (one row per run × iteration).
+
+Sources (``al_bert.tracking.store``): a run directory ``<root>/runs/<key>/`` holds ``results.jsonl`` (one
+record per finished iteration) and ``run.json`` (status and resolved config). :func:`load_results`
+accepts run directories, ``results.jsonl`` files, or any folder above them (searched recursively), and
+keeps only ``finished`` runs unless told otherwise. Columns the records do not carry but the tables need
+(the positive class of a paper-2 variant, the limits, k) are read from the config in ``run.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+RESULTS_FILE = "results.jsonl"
+RUN_FILE = "run.json"
+
+# Columns taken from the resolved config in run.json: column -> dotted config path.
+CONFIG_COLUMNS: dict[str, str] = {
+    "positive_class": "dataset.positive_class",
+    "batch_size": "al.batch_size",
+    "iterations": "al.iterations",
+    "limit_train": "limit.train",
+    "limit_eval": "limit.eval",
+    "split": "dataset.split",
+    "seed_builder": "seed_builder._target_",
+}
+
+# What must be equal for two runs to share M0 and U at iteration 1 (paper 1 §5): everything that
+# defines the task, the seed set and the first model; only the strategy (and weighting) differ.
+SHARED_START = (
+    "dataset",
+    "positive_class",
+    "imbalance_ratio",
+    "scenario",
+    "seed",
+    "model",
+    "trainer",
+    "limit_train",
+    "limit_eval",
+    "split",
+    "batch_size",
+)
+
+
+def _dig(config: dict[str, Any], dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def find_results_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Every ``results.jsonl`` named by, or found below, ``paths`` (sorted, without repeats)."""
+    found: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            found.add(path.resolve())
+        elif (path / RESULTS_FILE).is_file():
+            found.add((path / RESULTS_FILE).resolve())
+        elif path.is_dir():
+            found.update(p.resolve() for p in path.rglob(RESULTS_FILE))
+        else:
+            raise FileNotFoundError(f"{path}: no such run directory, results file or folder")
+    return sorted(found)
+
+
+def read_records(results_file: Path) -> list[dict[str, Any]]:
+    """The records of one results file; a torn last line (run killed mid-write) is ignored."""
+    records: list[dict[str, Any]] = []
+    with open(results_file, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return records
+
+
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    """Status and the config-derived columns of one run (status ``unknown`` without run.json)."""
+    run_file = run_dir / RUN_FILE
+    if not run_file.is_file():
+        return {"status": "unknown"}
+    with open(run_file, encoding="utf-8") as handle:
+        info = json.load(handle)
+    config = info.get("config") or {}
+    out: dict[str, Any] = {"status": info.get("status", "unknown")}
+    for column, dotted in CONFIG_COLUMNS.items():
+        out[column] = _dig(config, dotted)
+    return out
+
+
+def load_results(
+    paths: Iterable[str | Path],
+    statuses: Sequence[str] | None = ("finished",),
+) -> pd.DataFrame:
+    """A tidy DataFrame of every iteration record of the runs under ``paths``.
+
+    ``statuses``: keep runs whose ``run.json`` status is in it (default: finished runs only);
+    ``None`` keeps every run, including running, failed and those without ``run.json``.
+    Adds ``status``, ``run_dir``, the :data:`CONFIG_COLUMNS` and ``variant`` (dataset plus its
+    positive class: paper 2's Binary-Imbalanced variant).
+    """
+    rows: list[dict[str, Any]] = []
+    for results_file in find_results_files(paths):
+        run_dir = results_file.parent
+        info = read_run_info(run_dir)
+        if statuses is not None and info["status"] not in statuses:
+            continue
+        for record in read_records(results_file):
+            row = dict(record)
+            for column, value in info.items():
+                row.setdefault(column, value)
+            row["status"] = info["status"]
+            row["run_dir"] = str(run_dir)
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    for column in CONFIG_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    frame["variant"] = [
+        f"{d}:{p}" if p is not None and p == p else str(d)
+        for d, p in zip(frame["dataset"], frame["positive_class"])
+    ]
+    frame = frame.drop_duplicates(subset=["run_key", "iteration"], keep="last")
+    return frame.sort_values(["run_key", "iteration"]).reset_index(drop=True)
+
+
+def final_iteration(frame: pd.DataFrame) -> pd.DataFrame:
+    """The last record of every run (paper 2 reports the model after the last AL iteration)."""
+    if frame.empty:
+        return frame
+    last = frame.groupby("run_key")["iteration"].transform("max")
+    return frame[frame["iteration"] == last].reset_index(drop=True)
+
+
+def filter_frame(frame: pd.DataFrame, **equal: Any) -> pd.DataFrame:
+    """Rows whose columns equal the given values (a list/tuple value means "one of")."""
+    mask = pd.Series(True, index=frame.index)
+    for column, value in equal.items():
+        if value is None:
+            continue
+        if column not in frame:
+            return frame.iloc[0:0]
+        if isinstance(value, (list, tuple, set)):
+            mask &= frame[column].isin(list(value))
+        else:
+            mask &= frame[column] == value
+    return frame[mask]

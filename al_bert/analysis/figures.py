@@ -1,0 +1,224 @@
+"""The papers' figures with matplotlib (Agg backend: no display needed).
+
+Every figure has a title, labelled axes and a legend. Learning curves show, per strategy, the mean over
+seeds and a band: the two-sided 95% Student-t confidence interval of that mean
+(:func:`al_bert.analysis.stats.mean_confidence_interval`).
+
+Paper 1 = Ein-Dor et al. 2020: Figures 1 and 3 (accuracy in the balanced scenario, F1 in the imbalanced
+ones, vs train size), 4 (precision), 5 (recall), and 2 (diversity and representativeness).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from al_bert.analysis.stats import mean_confidence_interval
+from al_bert.analysis.tables import BASELINE, AnalysisError, paper1_metric
+
+METRIC_LABELS = {
+    "accuracy": "Accuracy",
+    "f1": "F1 (positive class)",
+    "precision": "Precision (positive class)",
+    "recall": "Recall (positive class)",
+    "balanced_accuracy": "Balanced accuracy",
+    "roc_auc": "ROC-AUC",
+    "positives_ratio": "Positives ratio of L",
+    "diversity": "Diversity D(B)",
+    "representativeness": "Representativeness",
+}
+
+
+def strategy_colors(strategies: Sequence[str]) -> dict[str, str]:
+    """A stable colour per strategy (Random always black, as the papers' baseline)."""
+    palette = plt.get_cmap("tab10")
+    others = sorted(s for s in set(strategies) if s != BASELINE)
+    colors = {s: matplotlib.colors.to_hex(palette(i % 10)) for i, s in enumerate(others)}
+    colors[BASELINE] = "#000000"
+    return colors
+
+
+def curve_points(runs: pd.DataFrame, metric: str, level: float = 0.95) -> pd.DataFrame:
+    """Per iteration: mean train size, and the mean and confidence band of ``metric`` over seeds."""
+    out = []
+    for iteration, group in runs.groupby("iteration"):
+        mean, low, high = mean_confidence_interval(group[metric].to_numpy(np.float64), level)
+        out.append(
+            {
+                "iteration": iteration,
+                "train_size": float(group["train_size"].mean()),
+                "mean": mean,
+                "low": low,
+                "high": high,
+                "seeds": int(group["seed"].nunique()),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def learning_curves(
+    frame: pd.DataFrame,
+    metric: str | Callable[[str], str],
+    title: str,
+    strategies: Sequence[str] | None = None,
+    level: float = 0.95,
+) -> Figure:
+    """Paper 1 Figures 1, 3, 4, 5: one panel per (scenario, dataset), one curve per strategy.
+
+    ``metric`` is a column name, or a function of the scenario (Figure 1: :func:`paper1_metric`).
+    """
+    rows = frame[frame["weighting"] == "uniform"]
+    if strategies is not None:
+        rows = rows[rows["strategy"].isin(strategies)]
+    if rows.empty:
+        raise AnalysisError(f"no finished runs to plot for {title!r}")
+    scenarios = sorted(set(rows["scenario"]))
+    variants = sorted(set(rows["variant"]))
+    colors = strategy_colors(list(rows["strategy"]))
+    fig, axes = plt.subplots(
+        len(scenarios),
+        len(variants),
+        figsize=(4.6 * len(variants) + 0.4, 3.6 * len(scenarios) + 0.8),
+        squeeze=False,
+    )
+    for i, scenario in enumerate(scenarios):
+        column = metric(scenario) if callable(metric) else metric
+        for j, variant in enumerate(variants):
+            ax = axes[i][j]
+            panel = rows[(rows["scenario"] == scenario) & (rows["variant"] == variant)]
+            if panel.empty:
+                ax.set_axis_off()
+                continue
+            order = sorted(set(panel["strategy"]), key=lambda s: (s != BASELINE, s))
+            for strategy in order:
+                points = curve_points(panel[panel["strategy"] == strategy], column, level)
+                seeds = int(points["seeds"].max())
+                ax.plot(
+                    points["train_size"],
+                    points["mean"],
+                    marker="o",
+                    markersize=3,
+                    color=colors[strategy],
+                    linestyle="--" if strategy == BASELINE else "-",
+                    label=f"{strategy} (n={seeds})",
+                )
+                ax.fill_between(
+                    points["train_size"],
+                    points["low"],
+                    points["high"],
+                    color=colors[strategy],
+                    alpha=0.15,
+                    linewidth=0,
+                )
+            ax.set_title(f"{variant} — {scenario}", fontsize=10)
+            ax.set_xlabel("Train size |L| (labelled examples)")
+            ax.set_ylabel(METRIC_LABELS.get(column, column))
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7, loc="best", title="strategy (seeds)", title_fontsize=7)
+    fig.suptitle(f"{title}\nmean over seeds, band: {int(level * 100)}% t-interval of the mean")
+    fig.tight_layout()
+    return fig
+
+
+def batch_properties(frame: pd.DataFrame, iteration: int = 1, level: float = 0.95) -> Figure:
+    """Paper 1 Figure 2: diversity (left) and representativeness (right) per strategy and scenario.
+
+    Bars are means over datasets and seeds of the batch selected at ``iteration`` (1: every strategy
+    selects from the same M0 and U); whiskers are the 95% t-interval of the mean.
+    """
+    rows = frame[(frame["iteration"] == iteration) & (frame["weighting"] == "uniform")]
+    if rows.empty:
+        raise AnalysisError("no finished runs with an iteration-1 batch for Figure 2")
+    scenarios = sorted(set(rows["scenario"]))
+    strategies = sorted(set(rows["strategy"]), key=lambda s: (s != BASELINE, s))
+    colors = strategy_colors(strategies)
+    fig, axes = plt.subplots(1, 2, figsize=(max(9.0, 3.2 * len(scenarios) * 2), 4.4))
+    width = 0.8 / max(1, len(strategies))
+    for ax, column in zip(axes, ("diversity", "representativeness")):
+        for k, strategy in enumerate(strategies):
+            means, errs = [], []
+            for scenario in scenarios:
+                cell = rows[(rows["scenario"] == scenario) & (rows["strategy"] == strategy)]
+                values = pd.to_numeric(cell[column], errors="coerce").to_numpy(np.float64)
+                mean, _, high = mean_confidence_interval(values[np.isfinite(values)], level)
+                means.append(mean)
+                errs.append(0.0 if not np.isfinite(mean) else high - mean)
+            x = np.arange(len(scenarios)) + (k - (len(strategies) - 1) / 2) * width
+            ax.bar(
+                x,
+                means,
+                width,
+                yerr=errs,
+                capsize=3,
+                color=colors[strategy],
+                label=strategy,
+                alpha=0.85,
+            )
+        ax.set_xticks(np.arange(len(scenarios)))
+        ax.set_xticklabels(scenarios)
+        ax.set_xlabel("Scenario")
+        ax.set_ylabel(METRIC_LABELS[column])
+        ax.set_title(METRIC_LABELS[column])
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=8, title="strategy", title_fontsize=8)
+    datasets = ", ".join(sorted(set(rows["variant"])))
+    fig.suptitle(
+        f"Paper 1 Figure 2: batch diversity and representativeness (iteration {iteration})\n"
+        f"{datasets}; mean over datasets and seeds, whiskers: {int(level * 100)}% t-interval"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def overlap_heatmap(data: pd.DataFrame) -> Figure:
+    """Mean batch overlap per strategy pair (paper 1 §5), one heatmap per scenario."""
+    scenarios = sorted(set(data["scenario"]))
+    fig, axes = plt.subplots(
+        1, len(scenarios), figsize=(4.8 * len(scenarios) + 1, 4.4), squeeze=False
+    )
+    image = None
+    for ax, scenario in zip(axes[0], scenarios):
+        group = data[data["scenario"] == scenario]
+        names = sorted(set(group["strategy_a"]) | set(group["strategy_b"]))
+        matrix = np.full((len(names), len(names)), np.nan)
+        for r in group.to_dict("records"):
+            a, b = names.index(str(r["strategy_a"])), names.index(str(r["strategy_b"]))
+            matrix[a, b] = matrix[b, a] = 100 * float(r["mean_overlap"])
+        image = ax.imshow(matrix, vmin=0, vmax=100, cmap="viridis")
+        for a in range(len(names)):
+            for b in range(len(names)):
+                if np.isfinite(matrix[a, b]):
+                    ax.text(b, a, f"{matrix[a, b]:.0f}", ha="center", va="center", color="w")
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=45, ha="right")
+        ax.set_yticks(range(len(names)))
+        ax.set_yticklabels(names)
+        ax.set_xlabel("Strategy B")
+        ax.set_ylabel("Strategy A")
+        ax.set_title(scenario)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes[0]), label="Mean overlap |A ∩ B| / |A| (%)")
+    fig.suptitle("Paper 1 §5: batch overlap between strategies at iteration 1")
+    return fig
+
+
+def save(fig: Figure, path: Path) -> Path:
+    """Write a PNG (150 dpi) and close the figure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def figure_one_metric(scenario: str) -> str:
+    """Figure 1/3's y axis: accuracy for balanced, F1 otherwise (paper 1 §4)."""
+    return paper1_metric(scenario)
