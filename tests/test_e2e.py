@@ -128,10 +128,11 @@ def test_wandb_offline_run_holds_every_iteration(tmp_path, monkeypatch):
     records = run_experiment(cfg)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
-    logged = []
-    for items in wandb_history(next(runs[0].glob("*.wandb"))):
-        if "accuracy" in items:
-            logged.append((int(items["train_size"]), float(items["accuracy"])))
+    import wandb
+
+    wandb.teardown()  # wait for the W&B service to flush the offline run file
+    rows = wandb_history(next(runs[0].glob("*.wandb")))
+    logged = [(int(i["train_size"]), float(i["accuracy"])) for i in rows if "accuracy" in i]
     assert logged == [(r["train_size"], pytest.approx(r["accuracy"])) for r in records]
 
 
