@@ -4,7 +4,9 @@ SCALE ?= smoke
 export AL_BERT_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format run table-datasets bench-select bench-sweep tables clean
+.PHONY: help install test test-slow lint format run table-datasets bench-select bench-sweep tables clean \
+	figure-ein-dor-1 figure-ein-dor-2 table-ein-dor-2 table-ein-dor-3 table-fairstein-2 \
+	table-fairstein-3 table-fairstein-4 table-fairstein-5 table-fairstein-6 table-fairstein-11
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 24
@@ -45,3 +47,36 @@ tables:  ## list the generated tables and figures
 
 clean:  ## remove run outputs (keeps benchmarks/)
 	rm -rf outputs multirun
+
+# ---- the papers' tables and figures (sweeps/*.yaml; SCALE=smoke|paper; outputs/tables/) ----
+SWEEP = $(PYTHON) sweeps/run_sweep.py --scale $(SCALE) --out outputs/tables $(if $(WANDB),--wandb)
+
+figure-ein-dor-1:  ## paper 1 Figures 1/3, 4, 5: learning curves vs Random (SCALE=smoke|paper)
+	$(SWEEP) ein-dor --target $@
+
+figure-ein-dor-2:  ## paper 1 Figure 2 (diversity, representativeness) + batch overlap table
+	$(SWEEP) ein-dor --target $@
+
+table-ein-dor-2:  ## paper 1 Table 2: inference + selection seconds per strategy
+	$(SWEEP) ein-dor --target $@
+
+table-ein-dor-3:  ## paper 1 Table 3: Wilcoxon p vs Random (Bonferroni) + every strategy pair
+	$(SWEEP) ein-dor --target $@
+
+table-fairstein-2:  ## paper 2 Table 2: InvProp vs Uniform per dataset (best algorithm), r=50
+	$(SWEEP) fairstein --target $@
+
+table-fairstein-3:  ## paper 2 Table 3: InvProp vs Uniform per AL algorithm, r=50
+	$(SWEEP) fairstein --target $@
+
+table-fairstein-4:  ## paper 2 Table 4: InvProp vs Uniform per imbalance ratio (paired t-test bold)
+	$(SWEEP) fairstein --target $@
+
+table-fairstein-5:  ## paper 2 Table 5: InvProp vs PosProb per imbalance ratio
+	$(SWEEP) fairstein --target $@
+
+table-fairstein-6:  ## paper 2 Table 6: three weightings at r=200 (smoke) / 200, 1000 (paper)
+	$(SWEEP) fairstein-extreme --target $@
+
+table-fairstein-11:  ## paper 2 Tables 11+12: InvProp with 2..20 bins, p(m) vs m=10
+	$(SWEEP) fairstein-bins --target $@

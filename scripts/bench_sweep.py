@@ -3,9 +3,10 @@
 ``make bench-sweep`` (= ``python scripts/bench_sweep.py --out benchmarks``) measures, on one offline
 dataset (TREC from the mirror, the packaged MiniLM, ``trainer=fast``):
 
-1. **Sharing.** Paper 1's 7 strategies × 1 seed as ONE sweep with ``share_iteration0=true`` against the
-   same sweep with ``share_iteration0=false`` (each in a fresh output root, so both tokenize once and
-   pay the same process start-up). ``r`` = shared wall time / independent wall time.
+1. **Sharing.** 7 strategies (paper 1's, with BADGE in place of DAL) × 1 seed as ONE sweep with
+   ``share_iteration0=true`` against the same sweep with ``share_iteration0=false`` (each in a fresh
+   output root, so both tokenize once and pay the same process start-up).
+   ``r`` = shared wall time / independent wall time.
    ``i`` (ideal ratio) = 1 − (n−1)/n · f, where f is the share of the independent sweep's wall time
    spent in the work that iteration 0 has in common across strategies: M0's training, its test
    evaluation and the deterministic part of the first pool inference (for MC-dropout, the MC passes
@@ -37,6 +38,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+# Paper 1's strategies with BADGE (paper 2) in place of DAL: DAL's selection (up to 10 × 1000 epochs
+# of an MLP per iteration) dwarfs training and inference and says nothing about sharing; add it with
+# --strategies ... dal.
 STRATEGIES = (
     "random",
     "least_confidence",
@@ -44,7 +48,7 @@ STRATEGIES = (
     "perceptron_ensemble",
     "egl",
     "core_set",
-    "dal",
+    "badge",
 )
 PHASES = ("train_seconds", "infer_seconds", "select_seconds", "eval_seconds")
 TARGET_RATIO = 0.9
@@ -190,13 +194,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks", help="output folder")
     parser.add_argument("--quick", action="store_true", help="tiny scale: check the script only")
     parser.add_argument("--dataset", default="trec", help="an offline (mirror) dataset config")
-    parser.add_argument("--limit-train", type=int, default=2000, help="pool cap (0: full task)")
+    parser.add_argument("--limit-train", type=int, default=1000, help="pool cap (0: full task)")
     parser.add_argument("--iterations", type=int, default=5, help="al.iterations")
     parser.add_argument("--batch-size", type=int, default=50, help="al.batch_size")
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
     parser.add_argument("--sst2-limit", type=int, default=0, help="SST-2 sentences (0: all 67,349)")
     parser.add_argument("--skip-sst2", action="store_true", help="leave out the 67k-pool pass")
     parser.add_argument("--workdir", type=Path, default=None, help="keep run outputs here")
+    parser.add_argument(
+        "--extra",
+        nargs="*",
+        default=[],
+        help="more Hydra overrides for every run (e.g. limit.eval=300)",
+    )
     parser.add_argument("--sst2-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", default="minilm", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -221,13 +231,14 @@ def common_overrides(args: argparse.Namespace) -> list[str]:
     if args.quick:
         common += ["model=tiny", "trainer.max_epochs=1", "limit.eval=100", "scenario=imbalanced"]
         common += ["seed_builder.positives=30", "seed_builder.weak_negatives=30"]
-    return common
+    return common + list(args.extra)
 
 
 def mc_passes(strategy: str) -> int:
-    from omegaconf import OmegaConf
+    from omegaconf import DictConfig, OmegaConf
 
     cfg = OmegaConf.load(REPO / "conf" / "strategy" / f"{strategy}.yaml")
+    assert isinstance(cfg, DictConfig)
     return int(cfg.get("mc_passes", 0) or 0)
 
 
@@ -348,7 +359,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Machine: {results['machine']['platform']}, {results['machine']['cpu_count']} CPU cores, "
         f"GPU: {results['machine']['cuda'] or 'none'}, torch {results['machine']['torch']}; "
-        f"load average at start {results['machine']['load_average_at_start']}.",
+        f"load average at start {results['machine']['load_average_at_start']}, at end "
+        f"{results['machine']['load_average_at_end']} (wall-time ratios need a quiet machine); "
+        f"total {results['total_seconds']} s.",
         f"Overrides: `{' '.join(results['config']['overrides'])}`"
         + (" (**--quick**: not representative)" if results["quick"] else ""),
         "",
@@ -415,6 +428,7 @@ def main(argv: list[str] | None = None) -> None:
             results = bench(args, Path(tmp))
     results = {"machine": info, "quick": args.quick, **results}
     results["total_seconds"] = round(time.perf_counter() - started, 1)
+    results["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     args.out.mkdir(parents=True, exist_ok=True)
     for runs_of in ("shared", "independent"):
         results["sweep"].pop(runs_of, None)

@@ -93,3 +93,17 @@ def test_config_typo_fails_with_the_key():
         composed(["trainer.lrr=0.1"])
     with pytest.raises(Exception, match=r"trainer\.precision"):
         instantiate(composed(["trainer.precision=fp8"]).trainer)
+
+
+def test_multirun_flag_is_accepted_between_overrides():
+    from al_bert.__main__ import hoist_multirun_flag
+
+    argv = ["al_bert", "+experiment=trec_imb", "strategy=badge", "-m", "seed=0,1"]
+    assert hoist_multirun_flag(argv) == [
+        "al_bert",
+        "--multirun",
+        "+experiment=trec_imb",
+        "strategy=badge",
+        "seed=0,1",
+    ]
+    assert hoist_multirun_flag(["al_bert", "seed=1"]) == ["al_bert", "seed=1"]

@@ -25,6 +25,10 @@ from matplotlib.figure import Figure
 from al_bert.analysis.stats import mean_confidence_interval
 from al_bert.analysis.tables import BASELINE, AnalysisError, paper1_metric
 
+# Metrics in [0, 1]: their confidence bands are clipped to that range (few seeds give wide bands).
+BOUNDED = frozenset(
+    {"accuracy", "f1", "precision", "recall", "balanced_accuracy", "roc_auc", "positives_ratio"}
+)
 METRIC_LABELS = {
     "accuracy": "Accuracy",
     "f1": "F1 (positive class)",
@@ -111,10 +115,13 @@ def learning_curves(
                     linestyle="--" if strategy == BASELINE else "-",
                     label=f"{strategy} (n={seeds})",
                 )
+                low, high = points["low"], points["high"]
+                if column in BOUNDED:
+                    low, high = low.clip(0.0, 1.0), high.clip(0.0, 1.0)
                 ax.fill_between(
                     points["train_size"],
-                    points["low"],
-                    points["high"],
+                    low,
+                    high,
                     color=colors[strategy],
                     alpha=0.15,
                     linewidth=0,
@@ -124,7 +131,9 @@ def learning_curves(
             ax.set_ylabel(METRIC_LABELS.get(column, column))
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7, loc="best", title="strategy (seeds)", title_fontsize=7)
-    fig.suptitle(f"{title}\nmean over seeds, band: {int(level * 100)}% t-interval of the mean")
+    fig.suptitle(
+        f"{title}\nmean over seeds, band: {int(level * 100)}% t-interval of the mean (clipped to [0, 1])"
+    )
     fig.tight_layout()
     return fig
 

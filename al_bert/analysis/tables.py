@@ -145,7 +145,8 @@ def ein_dor_runtime(frame: pd.DataFrame) -> Table:
         md,
         [
             f"Datasets: {', '.join(sorted(set(rows['variant'])))}; mean over iterations ≥ 1 and seeds.",
-            "Inference shared through the iteration-1 cache is counted once, in the run that made it.",
+            "Iteration 1 may read M0's pool outputs from the shared cache (al_bert/tracking/iteration0.py): "
+            "that inference is then timed only in the run that computed it.",
         ],
     )
 
