@@ -32,25 +32,12 @@ from al_bert.strategies.base import Strategy
 from al_bert.tracking.iteration0 import ITERATION0_KEYS, POOL_FIELDS, Iteration0Cache, rows_digest
 from al_bert.tracking.runkey import run_key, sub_key
 from al_bert.tracking.store import ResultsStore
-from al_bert.tracking.wandb_logger import NullTracker, WandbTracker
+from al_bert.tracking.wandb_logger import CURVE_COLUMNS, NullTracker, WandbTracker
 from al_bert.weighting.base import Weighting
 
 log = logging.getLogger("al_bert")
 
-TABLE_COLUMNS = [
-    "iteration",
-    "train_size",
-    "positives_labelled",
-    "accuracy",
-    "f1",
-    "precision",
-    "recall",
-    "balanced_accuracy",
-    "roc_auc",
-    "positives_ratio",
-    "train_seconds",
-    "select_seconds",
-]
+TABLE_COLUMNS = [*CURVE_COLUMNS, "train_seconds", "select_seconds"]
 
 
 class RunFailure(RuntimeError):
@@ -223,17 +210,7 @@ def make_loop(
             training.name,
             task.name,
         )
-    datamodule = ALDataModule(
-        task,
-        load_tokenizer(backbone),
-        tokenizer_id(backbone),
-        training.max_length,
-        training.batch_size,
-        training.eval_batch_size,
-        cache_dir=cache_dir,
-        oversample_positives_to=training.oversample_positives_to,
-        seed=int(cfg.seed),
-    )
+    datamodule = make_datamodule(task, backbone, training, cache_dir=cache_dir, seed=int(cfg.seed))
     datamodule.setup()
     test_labels = task.test["label"].to_numpy()
     mc_passes = int(getattr(strategy, "mc_passes", 0))
@@ -338,6 +315,28 @@ def make_loop(
         analyses=analyses,
         run_info=info,
         scenario=str(cfg.scenario.name),
+    )
+
+
+def make_datamodule(
+    task: Task,
+    backbone: BackboneConfig,
+    training: TrainingConfig,
+    *,
+    cache_dir: Path | None = None,
+    seed: int = 0,
+) -> ALDataModule:
+    """The datamodule a run trains and infers with (tokenizer of the backbone, trainer's sizes)."""
+    return ALDataModule(
+        task,
+        load_tokenizer(backbone),
+        tokenizer_id(backbone),
+        training.max_length,
+        training.batch_size,
+        training.eval_batch_size,
+        cache_dir=cache_dir,
+        oversample_positives_to=training.oversample_positives_to,
+        seed=seed,
     )
 
 

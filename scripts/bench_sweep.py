@@ -121,9 +121,9 @@ def sst2_pool_pass(limit: int | None, model: str) -> dict[str, Any]:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from al_bert.data.datamodule import ALDataModule
+    from al_bert.app import make_datamodule
     from al_bert.data.tasks import build_task
-    from al_bert.model.backbones import BackboneConfig, load_tokenizer, tokenizer_id
+    from al_bert.model.backbones import BackboneConfig
     from al_bert.model.inference import predict_rows
     from al_bert.model.module import ALClassifier, OptimConfig
     from al_bert.model.outputs import PoolOutputs
@@ -147,14 +147,7 @@ def sst2_pool_pass(limit: int | None, model: str) -> dict[str, Any]:
         task = task.subsample(limit, None, seed=0)
     load_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    datamodule = ALDataModule(
-        task,
-        load_tokenizer(backbone),
-        tokenizer_id(backbone),
-        training.max_length,
-        training.batch_size,
-        training.eval_batch_size,
-    )
+    datamodule = make_datamodule(task, backbone, training)
     datamodule.setup()
     tokenize_seconds = time.perf_counter() - started
     module = ALClassifier(backbone, OptimConfig(training.lr), total_steps=1)

@@ -160,3 +160,40 @@ def wandb_history(path: Path) -> list[dict[str, str]]:
                     {i.key or "/".join(i.nested_key): i.value_json for i in record.history.item}
                 )
     return rows
+
+
+STRATEGIES = sorted(p.stem for p in (CONF / "strategy").glob("*.yaml") if p.stem != "alps")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("weighting", ["uniform", "invprop"])
+def test_every_strategy_and_weighting_runs_through_the_app(tmp_path, strategy, weighting):
+    overrides = [
+        *SMALL,
+        "model=tiny",
+        "trainer=fast",
+        f"strategy={strategy}",
+        f"weighting={weighting}",
+        "al.iterations=1",
+    ]
+    if strategy == "dal":
+        overrides += ["strategy.max_epochs=20"]
+    records = run_experiment(cfg_for(tmp_path, overrides))
+    selected = records[-1]["selected_ids"]
+    assert len(selected) == len(set(selected)) == 20
+    assert (records[-1]["strategy"], records[-1]["weighting"]) == (strategy, weighting)
+
+
+def test_alps_with_the_packaged_minilm_stops_with_what_works(tmp_path):
+    cfg = cfg_for(tmp_path, [*SMALL, "strategy=alps"])
+    with pytest.raises(RunFailure, match="model=bert_base"):
+        run_experiment(cfg)
+
+
+def test_alps_runs_with_a_masked_lm_backbone(tmp_path):
+    records = run_experiment(
+        cfg_for(
+            tmp_path, [*SMALL, "model=tiny", "trainer=fast", "strategy=alps", "al.iterations=1"]
+        )
+    )
+    assert len(set(records[-1]["selected_ids"])) == 20
