@@ -213,6 +213,7 @@ def common_overrides(args: argparse.Namespace) -> list[str]:
     common = [
         f"dataset={args.dataset}",
         "trainer=fast",
+        "scenario=imbalanced",  # 100 positives + 100 weak negatives: buildable on any pool cap
         "logger=none",
         "seed=0",
         f"al.iterations={args.iterations}",
