@@ -227,13 +227,11 @@ def make_loop(
         if cfg.get("share_iteration0", True)
         else None
     )
-    seed_digest = ""
 
     def train(rows: np.ndarray, labels: np.ndarray, iteration: int) -> ALClassifier:
         return fit_model(backbone, training, datamodule, rows, labels, seed * 1000 + iteration)
 
     def fit(rows: np.ndarray, labels: np.ndarray, iteration: int) -> ALClassifier:
-        nonlocal seed_digest
         if shared is None or iteration > 0:
             return train(rows, labels, iteration)
         seed_digest = rows_digest(rows, labels)
