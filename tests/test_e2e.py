@@ -60,6 +60,23 @@ def test_same_config_and_seed_give_identical_results(tmp_path):
     ]
 
 
+def test_shared_iteration0_gives_the_same_results_as_running_alone(tmp_path):
+    """M0's pool outputs cached by one strategy (probabilities only) and completed by another (DAL:
+    pool and labelled embeddings) give DAL exactly the records it gets with sharing off."""
+    base = [*SMALL, "model=tiny", "trainer=fast"]
+    run_experiment(cfg_for(tmp_path / "shared", [*base, "strategy=least_confidence"]))
+    shared = run_experiment(cfg_for(tmp_path / "shared", [*base, "strategy=dal"]))
+    alone = run_experiment(
+        cfg_for(tmp_path / "alone", [*base, "strategy=dal", "share_iteration0=false"])
+    )
+    assert len(list((tmp_path / "shared" / ".cache" / "iteration0").iterdir())) == 1
+    assert not (tmp_path / "alone" / ".cache" / "iteration0").exists()
+    strip = ("train_seconds", "eval_seconds", "infer_seconds", "select_seconds")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in shared] == [
+        {k: v for k, v in r.items() if k not in strip} for r in alone
+    ]
+
+
 def test_finished_run_is_skipped_on_rerun(tmp_path):
     cfg = cfg_for(tmp_path, [*SMALL, "model=tiny", "trainer=fast", "strategy=random"])
     first = run_experiment(cfg)
@@ -176,8 +193,6 @@ def test_every_strategy_and_weighting_runs_through_the_app(tmp_path, strategy, w
         f"weighting={weighting}",
         "al.iterations=1",
     ]
-    if strategy == "dal":
-        overrides += ["strategy.max_epochs=20"]
     records = run_experiment(cfg_for(tmp_path, overrides))
     selected = records[-1]["selected_ids"]
     assert len(selected) == len(set(selected)) == 20

@@ -27,7 +27,9 @@ CONF = Path(__file__).resolve().parents[1] / "conf" / "strategy"
 
 
 def _fast_dal() -> DiscriminativeActiveLearning:
-    return DiscriminativeActiveLearning(hidden_sizes=(32, 32), batch_size=64, max_epochs=10)
+    return DiscriminativeActiveLearning(
+        hidden_sizes=(32, 32), lr=1e-3, batch_size=64, max_epochs=10
+    )
 
 
 def _separable(n: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -248,7 +250,9 @@ def test_dal_prefers_pool_points_far_from_labelled() -> None:
     far = rng.normal(6.0, 1.0, size=(100, 8))
     pool = np.concatenate([near, far]).astype(np.float32)
     out = _pool(300, embeddings=pool, labelled_embeddings=labelled)
-    dal = DiscriminativeActiveLearning(hidden_sizes=(32, 32), batch_size=64, max_epochs=20)
+    dal = DiscriminativeActiveLearning(
+        hidden_sizes=(32, 32), lr=1e-3, batch_size=64, max_epochs=20, sub_batches=10
+    )
     rows = dal.select(out, np.ones(300), 10, np.random.default_rng(1))
     assert np.all(rows >= 200)
     # Weighted: the far points get weight 0 → chosen among the near ones instead.
@@ -270,7 +274,7 @@ def test_dal_sub_batches_move_selected_points_to_labelled() -> None:
 
     def dal(rounds: int) -> np.ndarray:
         strategy = DiscriminativeActiveLearning(
-            hidden_sizes=(32, 32), batch_size=64, max_epochs=20, sub_batches=rounds
+            hidden_sizes=(32, 32), lr=1e-3, batch_size=64, max_epochs=20, sub_batches=rounds
         )
         return strategy.select(out, np.ones(160), 8, np.random.default_rng(0))
 

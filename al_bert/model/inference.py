@@ -139,16 +139,19 @@ def pool_outputs(
     mc_seed: int = 0,
     extra_needs: frozenset[str] = frozenset(),
 ) -> PoolOutputs:
-    """Everything ``needs`` asks for over U (and L), computed in one pass (plus declared extras)."""
+    """Everything ``needs`` asks for over U (and L), computed in one pass (plus declared extras).
+
+    U and L are inferred in separate batches: a pool row's outputs never depend on which other rows
+    were asked for (bf16 numerics vary with a batch's padded width), so an iteration-0 cache filled
+    by one strategy gives another strategy bit-identical pool outputs.
+    """
     want_embeddings = bool(needs & {Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
-    want_labelled = Need.LABELLED_EMBEDDINGS in needs
     want_deterministic = want_embeddings or Need.PROBS in needs
-    rows = np.concatenate([pool_rows, labelled_rows]) if want_labelled else pool_rows
     predicted = predict_rows(
         module,
         datamodule,
         "train",
-        rows,
+        pool_rows,
         device=device,
         bf16=bf16,
         embeddings=want_embeddings,
@@ -157,19 +160,18 @@ def pool_outputs(
         mc_seed=mc_seed,
         progress="pool inference",
     )
-    n = pool_rows.size
     outputs = PoolOutputs(
         pool_positions=np.asarray(pool_rows),
-        probs=predicted["probs"][:n] if want_deterministic else None,
+        probs=predicted.get("probs"),
+        embeddings=predicted.get("embeddings"),
+        mc_probs=predicted.get("mc_probs"),
         classifier_weight=module.net.classifier.weight.detach().float().cpu().numpy(),
     )
-    if want_embeddings:
-        outputs.embeddings = predicted["embeddings"][:n]
-    if "mc_probs" in predicted:
-        outputs.mc_probs = predicted["mc_probs"][:, :n]
-    if want_labelled:
+    if Need.LABELLED_EMBEDDINGS in needs:
         outputs.labelled_positions = np.asarray(labelled_rows)
-        outputs.labelled_embeddings = predicted["embeddings"][n:]
+        outputs.labelled_embeddings = predict_rows(
+            module, datamodule, "train", labelled_rows, device=device, bf16=bf16
+        )["embeddings"]
         outputs.labelled_labels = np.asarray(labelled_labels)
     if "egl_full" in extra_needs:
         outputs.extras["egl_full"] = full_model_egl(module, datamodule, pool_rows, device=device)

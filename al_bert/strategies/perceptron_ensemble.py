@@ -24,13 +24,14 @@ the mean of the members' softmax outputs, not of their hard votes. Weighted: top
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 import numpy as np
 
 from al_bert.model.outputs import Need, PoolOutputs
 from al_bert.strategies.base import ScoreStrategy
-from al_bert.strategies.dal import torch_threads
 from al_bert.strategies.least_confidence import binary_entropy
 
 
@@ -121,3 +122,20 @@ class PerceptronEnsemble(ScoreStrategy):
         train_y = outputs.require("labelled_labels")
         probs = self.member_probs(train_x, train_y, outputs.require("embeddings"), rng)
         return binary_entropy(probs.mean(axis=0))
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run tiny-model training on ``n`` intra-op threads (restored afterwards).
+
+    The perceptrons' mini-batches are far too small to gain from threading;
+    on a shared CPU extra threads only add synchronisation cost. Results do not depend on it.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
