@@ -121,8 +121,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--max-seconds",
         type=float,
-        default=300.0,
+        default=900.0,
         help="stop a strategy after this long and report it as over the cap",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="timings per strategy (minimum kept)"
+    )
+    parser.add_argument(
+        "--repeat-under",
+        type=float,
+        default=60.0,
+        help="repeat only strategies whose run took less than this many seconds",
     )
     args = parser.parse_args(argv)
 
@@ -155,38 +164,51 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     timed_outputs(PLAIN_NEEDS)  # warm-up (allocations, kernels)
     one_pass = min(timed_outputs(PLAIN_NEEDS)[1] for _ in range(2))
     naive = naive_pass(model, datamodule, pool, batch=256)
+
+    def run_strategy(strategy: Strategy) -> tuple[float, np.ndarray]:
+        """Seconds for the inference ``strategy`` declares plus its selection of 50."""
+        needs = frozenset(strategy.needs)
+        started = time.perf_counter()
+        if needs:
+            outputs, _ = timed_outputs(needs, int(getattr(strategy, "mc_passes", 0)))
+        else:
+            outputs = PoolOutputs(pool_positions=pool)
+        weights = Uniform()(outputs)
+        chosen = strategy.select(outputs, weights, 50, np.random.default_rng(1))
+        return time.perf_counter() - started, np.asarray(chosen)
+
     results: dict[str, dict[str, Any]] = {}
     for name in args.strategies:
         strategy = load_strategy(name)
-        needs = frozenset(strategy.needs)
-        # A plain pass right before each strategy: the ratio compares like with like on a machine
-        # whose speed drifts (other processes, frequency scaling).
-        adjacent_pass = timed_outputs(PLAIN_NEEDS)[1]
-        started = time.perf_counter()
+        # Each repeat times a plain pass right before the strategy, so the ratio compares like with
+        # like on a machine whose speed drifts; the minima over repeats damp the noise.
+        passes: list[float] = []
+        runs: list[float] = []
         try:
-            with time_cap(args.max_seconds):
-                if needs:
-                    outputs, _ = timed_outputs(needs, int(getattr(strategy, "mc_passes", 0)))
-                else:
-                    outputs = PoolOutputs(pool_positions=pool)
-                weights = Uniform()(outputs)
-                chosen = strategy.select(outputs, weights, 50, np.random.default_rng(1))
+            for _ in range(args.repeats):
+                passes.append(timed_outputs(PLAIN_NEEDS)[1])
+                with time_cap(args.max_seconds):
+                    seconds, chosen = run_strategy(strategy)
+                assert len(set(chosen.tolist())) == 50
+                runs.append(seconds)
+                if seconds > args.repeat_under:
+                    break
         except StrategyTimeout:
             results[name] = {
                 "seconds": None,
                 "over_cap_seconds": args.max_seconds,
-                "ratio_to_one_pass": round(args.max_seconds / adjacent_pass, 3),
-                "adjacent_pass_seconds": round(adjacent_pass, 3),
+                "ratio_to_one_pass": round(args.max_seconds / min(passes), 3),
+                "adjacent_pass_seconds": round(min(passes), 3),
                 "note": "stopped at the cap; the ratio is a lower bound",
             }
             print(f"{name:22s} > {args.max_seconds:.0f} s (stopped at the cap)", flush=True)
             continue
-        seconds = time.perf_counter() - started
-        assert len(set(np.asarray(chosen).tolist())) == 50
+        seconds, adjacent_pass = min(runs), min(passes)
         results[name] = {
             "seconds": round(seconds, 3),
             "ratio_to_one_pass": round(seconds / adjacent_pass, 3),
             "adjacent_pass_seconds": round(adjacent_pass, 3),
+            "repeats": len(runs),
         }
         print(f"{name:22s} {seconds:8.2f} s  {seconds / adjacent_pass:6.2f} × one pass", flush=True)
 
@@ -221,7 +243,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"embeddings): {one_pass:.2f} s; naive loop (random order, fp32): {naive:.2f} s → "
         f"speed-up {naive / one_pass:.2f}× (target ≥ 3).",
         "",
-        "Each ratio divides by a plain pass timed just before that strategy.",
+        "Each ratio divides by a plain pass timed just before that strategy; with repeats, the minimum "
+        "of each over the repeats.",
         "",
         "| strategy | seconds (inference it needs + selection) | × one pass | target |",
         "|---|---|---|---|",
@@ -236,6 +259,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             seconds, ratio = f"{value['seconds']:.2f}", f"{value['ratio_to_one_pass']:.2f}"
         lines.append(f"| {name} | {seconds} | {ratio} | {target} |")
+    mc = results.get("mc_dropout", {})
+    if mc.get("seconds") is not None:
+        passes = int(getattr(load_strategy("mc_dropout"), "mc_passes", 10))
+        per_pass = mc["ratio_to_one_pass"] / passes
+        lines += [
+            "",
+            f"MC-dropout runs {passes} stochastic passes, each {per_pass:.2f}× a plain pass here. "
+            "With dropout on, every layer draws Bernoulli masks (hidden states and the B×H×T×T "
+            "attention probabilities) and attention leaves SDPA's fused kernel, which has no dropout "
+            "on CPU; on a CPU torch draws the masks with one sequential generator (about a third of a "
+            "stochastic pass in the profiler), whereas a GPU draws them inside its kernels.",
+        ]
     lines += [
         "",
         "Paper 1 Table 2 (K80 GPU, BERT-base, 7,000 examples, seconds): Random < 1, LC 84, Dropout 840, "

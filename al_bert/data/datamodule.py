@@ -210,21 +210,31 @@ class ALDataModule(L.LightningDataModule):
             return []
         return self.inference_loader("dev", with_labels=True)
 
+    def inference_batch_size(self, n_rows: int) -> int:
+        """``eval_batch_size``, or less for a few hundred rows so that length sorting still buckets
+        them (at least 8 batches of at least 16 rows): one batch of 200 labelled texts padded to the
+        longest of them costs several times their length-sorted cost."""
+        return max(1, min(self.eval_batch_size, max(16, -(-n_rows // 8))))
+
+    def inference_order(self, split: str, rows: np.ndarray) -> np.ndarray:
+        """The row order (positions into ``rows``) that :meth:`inference_loader` batches follow."""
+        return inference_order(self.splits[split], rows, self.inference_batch_size(rows.size))
+
     def inference_loader(
         self, split: str, rows: np.ndarray | None = None, *, with_labels: bool = False
     ) -> DataLoader:
         """Length-sorted batches over ``rows`` of ``split`` (all rows by default).
 
-        The loader's batches come in length order; :func:`inference_order` gives the row order they
+        The loader's batches come in length order; :meth:`inference_order` gives the row order they
         follow so results can be put back.
         """
         encoded = self.splits[split]
         rows = np.arange(len(encoded)) if rows is None else np.asarray(rows, dtype=np.int64)
-        order = inference_order(encoded, rows, self.eval_batch_size)
+        order = self.inference_order(split, rows)
         labels = encoded.labels[rows[order]] if with_labels else None
         return DataLoader(
             _Rows(encoded, rows[order], labels),
-            batch_size=self.eval_batch_size,
+            batch_size=self.inference_batch_size(rows.size),
             shuffle=False,
             collate_fn=self.collate,
         )

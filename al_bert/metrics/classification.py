@@ -27,8 +27,8 @@ def classification_metrics(
 
     ROC-AUC is NaN when the labels hold a single class (it is undefined there).
     """
-    p = torch.as_tensor(np.asarray(probs, dtype=np.float32))
-    y = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+    p = torch.tensor(np.asarray(probs, dtype=np.float32))  # a copy: inputs may be read-only views
+    y = torch.tensor(np.asarray(labels, dtype=np.int64))
     recall = float(binary_recall(p, y, threshold=threshold))
     specificity = float(binary_specificity(p, y, threshold=threshold))
     single_class = bool(y.min() == y.max())

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from al_bert.data.datamodule import ALDataModule, inference_order
+from al_bert.data.datamodule import ALDataModule
 from al_bert.model.module import ALClassifier
 from al_bert.model.outputs import Need, PoolOutputs
 
@@ -51,7 +51,7 @@ def predict_rows(
     """
     encoded = datamodule.splits[split]
     rows = np.arange(len(encoded)) if rows is None else np.asarray(rows, dtype=np.int64)
-    order = inference_order(encoded, rows, datamodule.eval_batch_size)
+    order = datamodule.inference_order(split, rows)
     loader = datamodule.inference_loader(split, rows)
     module.to(device)
     probs = np.empty(rows.size, dtype=np.float32)
@@ -111,8 +111,7 @@ def full_model_egl(
     ``gradient=full_model``; one backward pass per example and class, so for small pools)."""
     from al_bert.strategies.egl import per_example_grad_norms
 
-    encoded = datamodule.splits["train"]
-    order = inference_order(encoded, rows, datamodule.eval_batch_size)
+    order = datamodule.inference_order("train", rows)
     view = _LogitsView(module.to(device))
     result = np.empty(rows.size, dtype=np.float64)
     start = 0
