@@ -1,0 +1,28 @@
+"""The committed benchmark reports are well formed and their markdown is rebuilt from their JSON."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _bench_select():
+    spec = importlib.util.spec_from_file_location("bench_select", REPO / "scripts/bench_select.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_select_report_has_every_strategy_and_renders_its_markdown():
+    bench = _bench_select()
+    report = json.loads((REPO / "benchmarks/select.json").read_text())
+    assert set(report["strategies"]) == set(bench.STRATEGIES)
+    assert report["inference_speedup_vs_naive"] >= 3.0
+    for name, limit in bench.TARGETS.items():
+        ratio = report["strategies"][name]["ratio_to_one_pass"]
+        assert report["targets_met"][name] == (ratio <= limit)
+    assert bench.render_markdown(report) == (REPO / "benchmarks/select.md").read_text()
