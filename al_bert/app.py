@@ -23,7 +23,7 @@ from al_bert.loop import ActiveLearningLoop, ALConfig, BudgetError
 from al_bert.metrics.classification import classification_metrics
 from al_bert.model.backbones import BackboneConfig, load_tokenizer, tokenizer_id
 from al_bert.model.inference import pool_outputs, predict_rows
-from al_bert.model.module import ALClassifier, NonFiniteLossError, OptimConfig
+from al_bert.model.module import ALClassifier, NonFiniteLossError
 from al_bert.model.outputs import Need, PoolOutputs
 from al_bert.model.surprisal import MissingMaskedLMHeadError
 from al_bert.model.training import TrainingConfig, fit_model
@@ -66,21 +66,51 @@ def run_info(cfg: DictConfig, key: str, components: dict[str, Any]) -> dict[str,
     }
 
 
+def check_settings(cfg: DictConfig) -> None:
+    """The run-level numbers (``seed``, ``limit``) are valid, before any data is read."""
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise RunFailure(f"seed={seed!r}: must be a whole number ≥ 0")
+    for name in ("train", "eval"):
+        value = (cfg.get("limit") or {}).get(name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise RunFailure(f"limit.{name}={value!r}: must be null or a whole number ≥ 1")
+
+
+def _instantiate(node: Any, group: str) -> Any:
+    """Instantiate one config group; a bad value fails with one line naming the group, not a traceback."""
+    try:
+        return instantiate(node, _convert_="all")
+    except InstantiationException as error:
+        cause = error.__cause__ or error
+        if isinstance(cause, DataError):
+            raise cause from None
+        raise RunFailure(f"{group}: {' '.join(str(cause).split())}") from None
+
+
 def build_components(cfg: DictConfig) -> dict[str, Any]:
     """Instantiate every config group; a typo or bad value fails here, before any training."""
-    strategy = instantiate(cfg.strategy, _convert_="all")
-    weighting = instantiate(cfg.weighting, _convert_="all")
+    check_settings(cfg)
+    strategy = _instantiate(cfg.strategy, "strategy")
+    weighting = _instantiate(cfg.weighting, "weighting")
     if not isinstance(strategy, Strategy):
         raise RunFailure(f"strategy config builds {type(strategy).__name__}, not a Strategy")
     if not isinstance(weighting, Weighting):
         raise RunFailure(f"weighting config builds {type(weighting).__name__}, not a Weighting")
+    try:
+        backbone = BackboneConfig(**OmegaConf.to_container(cfg.model, resolve=True))  # type: ignore[arg-type]
+        al = ALConfig(**OmegaConf.to_container(cfg.al, resolve=True))  # type: ignore[arg-type]
+    except (TypeError, ValueError) as error:
+        raise RunFailure(" ".join(str(error).split())) from None
     return {
         "strategy": strategy,
         "weighting": weighting,
-        "seed_builder": instantiate(cfg.seed_builder, _convert_="all"),
-        "training": instantiate(cfg.trainer, _convert_="all"),
-        "backbone": BackboneConfig(**OmegaConf.to_container(cfg.model, resolve=True)),  # type: ignore[arg-type]
-        "al": ALConfig(**OmegaConf.to_container(cfg.al, resolve=True)),  # type: ignore[arg-type]
+        "seed_builder": _instantiate(cfg.seed_builder, "seed_builder"),
+        "training": _instantiate(cfg.trainer, "trainer"),
+        "backbone": backbone,
+        "al": al,
     }
 
 
@@ -99,7 +129,11 @@ def make_trackers(cfg: DictConfig, info: dict[str, Any], key: str) -> list[Any]:
 
 
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
-    """Run (or resume, or skip when finished) the experiment that ``cfg`` describes."""
+    """Run (or resume, or skip when finished) the experiment that ``cfg`` describes.
+
+    Every config group is instantiated and validated first: a bad value stops the run with a one-line
+    :class:`RunFailure` before any data is read and before anything is written."""
+    components = build_components(cfg)
     key = run_key(cfg)
     store = ResultsStore(results_dir(cfg))
     status = store.status() or {}
@@ -118,7 +152,6 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     trackers: list[Any] = []
     records: list[dict[str, Any]] = []
     try:
-        components = build_components(cfg)
         task: Task = _instantiate_task(cfg)
         limits = cfg.get("limit") or {}
         if limits.get("train") or limits.get("eval"):
@@ -160,12 +193,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
 
 def _instantiate_task(cfg: DictConfig) -> Task:
     """The dataset's Task; a data error raised inside Hydra's instantiate is re-raised unwrapped."""
-    try:
-        task: Task = instantiate(cfg.dataset, _convert_="all")
-    except InstantiationException as error:
-        if isinstance(error.__cause__, DataError):
-            raise error.__cause__ from None
-        raise
+    task: Task = _instantiate(cfg.dataset, "dataset")
     return task
 
 
@@ -214,11 +242,10 @@ def make_loop(
     datamodule.setup()
     test_labels = task.test["label"].to_numpy()
     mc_passes = int(getattr(strategy, "mc_passes", 0))
-    extras: frozenset[str] = frozenset(getattr(strategy, "extra_needs", frozenset()))
 
     seed = int(cfg.seed)
     surprisal = (
-        pool_surprisal(backbone, datamodule, cache_dir)
+        pool_surprisal(backbone, datamodule, cache_dir, seed=seed)
         if Need.SURPRISAL in strategy.needs
         else None
     )
@@ -263,12 +290,11 @@ def make_loop(
                 bf16=infer_bf16,
                 mc_passes=mc_passes,
                 mc_seed=seed * 1000 + iteration,
-                extra_needs=extras,
             )
 
         if surprisal is not None:
             needs = needs - {Need.SURPRISAL}
-        if shared is None or iteration != 1 or extras:
+        if shared is None or iteration != 1:
             outputs = compute(needs)
             if surprisal is not None:
                 outputs.surprisal = surprisal[pool]
@@ -339,12 +365,13 @@ def make_datamodule(
 
 
 def pool_surprisal(
-    backbone: BackboneConfig, datamodule: ALDataModule, cache_dir: Path | None
+    backbone: BackboneConfig, datamodule: ALDataModule, cache_dir: Path | None, *, seed: int
 ) -> np.ndarray:
     """ALPS surprisal embeddings of every train-split row, from the *pretrained* masked LM.
 
-    They do not depend on the fine-tuned model, so they are computed once per pool (and cached on
-    disk) and sliced to U at every iteration (Yuan et al. 2020).
+    They do not depend on the fine-tuned model, so they are computed once per (pool, seed) (and
+    cached on disk) and sliced to U at every iteration (Yuan et al. 2020). The random 15% token
+    sample follows the run's seed, as the rest of a run does.
     """
     from al_bert.model.surprisal import load_masked_lm, surprisal_embeddings
 
@@ -355,7 +382,7 @@ def pool_surprisal(
         path = (
             cache_dir.parent
             / "surprisal"
-            / f"{tokenizer_id(backbone).replace('/', '_')}-{digest}.npy"
+            / f"{tokenizer_id(backbone).replace('/', '_')}-{digest}-seed{seed}.npy"
         )
         if path.exists():
             return np.load(path)
@@ -368,7 +395,7 @@ def pool_surprisal(
         ids[row, : seq.size] = seq
         mask[row, : seq.size] = 1
     values = surprisal_embeddings(
-        mlm, ids, mask, special_token_ids=datamodule.tokenizer.all_special_ids, seed=0
+        mlm, ids, mask, special_token_ids=datamodule.tokenizer.all_special_ids, seed=seed
     )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -380,7 +407,7 @@ def restore_model(
     backbone: BackboneConfig, training: TrainingConfig, state: dict[str, torch.Tensor]
 ) -> ALClassifier:
     """Rebuild a fine-tuned model from saved weights (the shared M0)."""
-    module = ALClassifier(backbone, OptimConfig(training.lr), total_steps=1)
+    module = ALClassifier(backbone, training.optim(backbone), total_steps=1)
     module.load_state_dict(state)
     module.eval()
     return module

@@ -44,6 +44,12 @@ class ALConfig:
     iterations: int = 5
     batch_size: int = 50
 
+    def __post_init__(self) -> None:
+        for name, low in (("iterations", 0), ("batch_size", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"al.{name}={value!r}: must be a whole number ≥ {low}")
+
 
 class Tracker(Protocol):
     def log_iteration(self, record: dict[str, Any]) -> None: ...
@@ -253,15 +259,19 @@ class ActiveLearningLoop:
         batch_stats: dict[str, float],
     ) -> dict[str, Any]:
         annotated_labels = labelled.labels[labelled.annotated]
-        positives = int(annotated_labels.sum())
+        selected_labels = labelled.labels[labelled.joined >= 1]
         record: dict[str, Any] = dict(self.run_info)
         record.update(
             iteration=iteration,
             train_size=int(labelled.rows.size),
             annotated=int(labelled.annotated.sum()),
-            positives_labelled=positives,
-            positives_ratio=positives / max(1, int(annotated_labels.size)),
-            selected_positives=int(labelled.labels[labelled.joined == iteration].sum())
+            # Every annotated positive, seed included.
+            positives_labelled=int(annotated_labels.sum()),
+            # Paper 2 §5.2: positives among the examples the strategy selected (iterations 1..t),
+            # never the seed or warm start; undefined (NaN) before anything is selected.
+            positives_selected=int(selected_labels.sum()),
+            positives_ratio=float(selected_labels.mean()) if selected_labels.size else float("nan"),
+            batch_positives=int(labelled.labels[labelled.joined == iteration].sum())
             if iteration
             else 0,
             selected_ids=self.ids[selected].tolist(),

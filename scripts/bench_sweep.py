@@ -125,7 +125,7 @@ def sst2_pool_pass(limit: int | None, model: str) -> dict[str, Any]:
     from al_bert.data.tasks import build_task
     from al_bert.model.backbones import BackboneConfig
     from al_bert.model.inference import predict_rows
-    from al_bert.model.module import ALClassifier, OptimConfig
+    from al_bert.model.module import ALClassifier
     from al_bert.model.outputs import PoolOutputs
     from al_bert.strategies.least_confidence import LeastConfidence
     from al_bert.weighting.base import Uniform
@@ -150,7 +150,7 @@ def sst2_pool_pass(limit: int | None, model: str) -> dict[str, Any]:
     datamodule = make_datamodule(task, backbone, training)
     datamodule.setup()
     tokenize_seconds = time.perf_counter() - started
-    module = ALClassifier(backbone, OptimConfig(training.lr), total_steps=1)
+    module = ALClassifier(backbone, training.optim(backbone), total_steps=1)
     module.eval()
     device = training.device()
     bf16 = training.use_bf16(device, inference=True)

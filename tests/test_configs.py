@@ -86,6 +86,49 @@ def test_paper_trainers_match_the_papers():
         False,
     )
     assert fairstein.oversample_positives_to == 0.25
+    # Paper 1: BERT's TensorFlow defaults; paper 2: transformers' Trainer defaults.
+    assert (ein_dor.weight_decay, ein_dor.warmup_ratio, ein_dor.adam_epsilon) == (0.01, 0.1, 1e-6)
+    assert ein_dor.max_grad_norm == 1.0
+    assert (fairstein.batch_size, fairstein.lr, fairstein.weight_decay) == (8, 5e-5, 0.0)
+    assert (fairstein.warmup_ratio, fairstein.adam_epsilon, fairstein.max_grad_norm) == (
+        0.0,
+        1e-8,
+        1.0,
+    )
+
+
+def test_ein_dor_optimiser_groups_decay_and_head_rate():
+    from al_bert.model.backbones import BackboneConfig
+    from al_bert.model.module import ALClassifier
+
+    trainer = instantiate(composed(["trainer=ein_dor"]).trainer)
+    backbone = BackboneConfig(name_or_path="tiny-random-bert", head_lr=1e-2)
+    module = ALClassifier(backbone, trainer.optim(backbone), total_steps=100)
+    optimizer = module.configure_optimizers()["optimizer"]
+    assert optimizer.defaults["eps"] == 1e-6
+    names = {id(p): n for n, p in module.named_parameters()}
+    for group in optimizer.param_groups:
+        group_names = [names[id(p)] for p in group["params"]]
+        is_head = group_names[0].startswith("net.classifier.")
+        assert all(n.startswith("net.classifier.") == is_head for n in group_names)
+        assert group["initial_lr"] == (1e-2 if is_head else 5e-5)  # before warm-up scaling
+        no_decay = [n.endswith(("bias", "LayerNorm.weight")) for n in group_names]
+        assert all(no_decay) or not any(no_decay)
+        assert group["weight_decay"] == (0.0 if all(no_decay) else 0.01)
+    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(names)
+
+
+def test_run_key_ignores_where_the_data_is_read_from():
+    from al_bert.tracking.iteration0 import ITERATION0_KEYS
+    from al_bert.tracking.runkey import run_key, sub_key
+
+    here = composed(
+        ["dataset.mirror=/data/a", "dataset.cache_dir=/tmp/x", "dataset.download=false"]
+    )
+    there = composed(["dataset.mirror=/mnt/b", "dataset.base_url=http://127.0.0.1:9/"])
+    assert run_key(here) == run_key(there)
+    assert sub_key(here, ITERATION0_KEYS) == sub_key(there, ITERATION0_KEYS)
+    assert run_key(composed(["dataset.positive_class=HUM"])) != run_key(here)
 
 
 def test_config_typo_fails_with_the_key():

@@ -212,3 +212,82 @@ def test_alps_runs_with_a_masked_lm_backbone(tmp_path):
         )
     )
     assert len(set(records[-1]["selected_ids"])) == 20
+
+
+def test_a_finished_run_leaves_no_model_trainer_or_optimizer_alive(tmp_path, monkeypatch):
+    """Every model, Trainer and optimiser of a run is freed by reference counting when the run
+    returns (Python's cyclic collector is off during the run), so an in-process sweep stays flat."""
+    import gc
+    import weakref
+
+    import lightning as L
+
+    from al_bert.model.module import ALClassifier
+
+    refs: list[weakref.ref] = []
+
+    def tracked(cls, method):
+        original = getattr(cls, method)
+
+        def wrapper(self, *args, **kwargs):
+            result = original(self, *args, **kwargs)
+            refs.append(weakref.ref(self))
+            if method == "configure_optimizers":
+                refs.append(weakref.ref(result["optimizer"]))
+            return result
+
+        monkeypatch.setattr(cls, method, wrapper)
+
+    tracked(ALClassifier, "__init__")
+    tracked(ALClassifier, "configure_optimizers")
+    tracked(L.Trainer, "__init__")
+    cfg = cfg_for(tmp_path, [*SMALL, "model=tiny", "trainer=fast", "strategy=core_set"])
+    gc.collect()
+    gc.disable()
+    try:
+        run_experiment(cfg)
+        alive = [type(r()).__name__ for r in refs if r() is not None]
+    finally:
+        gc.enable()
+    assert len(refs) >= 9  # 3 fits: a model, a Trainer and an optimiser each
+    assert alive == []
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("al.iterations=-1", "al.iterations=-1"),
+        ("al.batch_size=abc", "al.batch_size='abc'"),
+        ("al.batch_size=0", "al.batch_size=0"),
+        ("al.batch_size=2.5", "al.batch_size=2.5"),
+        ("seed=-1", "seed=-1"),
+        ("limit.train=0", "limit.train=0"),
+        ("trainer.lr=-1", "trainer.lr=-1"),
+        ("trainer.max_grad_norm=0", "trainer.max_grad_norm=0"),
+        ("strategy=badge", "strategy.first"),
+        ("strategy=egl", "strategy.gradient"),
+        ("model.pooling=max", "model.pooling='max'"),
+    ],
+)
+def test_bad_values_stop_before_any_work_with_one_line(tmp_path, override, named):
+    extra = {"strategy=badge": ["strategy.first=bogus"], "strategy=egl": ["strategy.gradient=all"]}
+    cfg = cfg_for(tmp_path, [*SMALL, "model=tiny", override, *extra.get(override, [])])
+    with pytest.raises(RunFailure) as failure:
+        run_experiment(cfg)
+    message = str(failure.value)
+    assert named in message and "\n" not in message
+    assert not (tmp_path / "runs").exists()  # nothing written, no data read
+
+
+def test_cli_bad_value_prints_one_line_without_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "al_bert", f"paths.output_root={tmp_path}", "trainer.lr=-1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    failed = [line for line in result.stderr.splitlines() if "run failed" in line]
+    assert len(failed) == 1 and "trainer.lr=-1" in failed[0]

@@ -44,6 +44,19 @@ class ProbsOnlyStrategy(ScoreStrategy):
         return outputs.require("probs")
 
 
+class FixedRowsStrategy(ScoreStrategy):
+    """Prefers the given train-split rows (in order of appearance in the pool)."""
+
+    name = "fixed"
+    needs = frozenset({Need.PROBS})
+
+    def __init__(self, preferred: np.ndarray) -> None:
+        self.preferred = set(int(r) for r in preferred)
+
+    def score(self, outputs: PoolOutputs, rng: np.random.Generator) -> np.ndarray:
+        return np.array([1.0 if int(r) in self.preferred else 0.0 for r in outputs.pool_positions])
+
+
 def make_loop(task, tmp_path: Path, strategy=None, seed_builder=None, iterations=3, k=10):
     fits: list[tuple[int, int]] = []
 
@@ -88,15 +101,38 @@ def test_loop_grows_labelled_set_and_never_reselects(task, tmp_path):
     assert records[-1]["accuracy"] == pytest.approx(0.53)
 
 
-def test_positives_ratio_counts_only_annotated_examples(task, tmp_path):
-    loop, _ = make_loop(task, tmp_path, seed_builder=PositivesSeed(positives=10, weak_negatives=15))
+def test_positives_ratio_counts_only_selected_examples(task, tmp_path):
+    """Paper 2 §5.2: the fraction of minority examples *found by the algorithm*: the seed's known
+    positives never count, so a run that selects no positive has ratio 0."""
+    negatives = np.flatnonzero(task.train["label"].to_numpy() == 0)
+    loop, _ = make_loop(
+        task,
+        tmp_path,
+        seed_builder=PositivesSeed(positives=10, weak_negatives=15),
+        strategy=FixedRowsStrategy(negatives),
+    )
     records = loop.run()
     first = records[0]
     assert first["train_size"] == 25 and first["annotated"] == 10
-    assert first["positives_labelled"] == 10 and first["positives_ratio"] == 1.0
+    assert first["positives_labelled"] == 10 and first["positives_selected"] == 0
+    assert np.isnan(first["positives_ratio"])  # nothing selected yet
+    for record in records[1:]:
+        assert record["batch_positives"] == 0 and record["positives_ratio"] == 0.0
+        assert record["positives_labelled"] == 10  # the seed's positives, never counted as found
+
+
+def test_positives_ratio_is_cumulative_over_the_selected_batches(task, tmp_path):
+    labels = task.train["label"].to_numpy()
+    loop, _ = make_loop(task, tmp_path, seed_builder=WarmStartSeed(per_class=5))
+    records = loop.run()
+    state = loop.store.load_state()["labelled"]
+    picked = [r for r, t in zip(state["rows"], state["joined"]) if t >= 1]
+    assert len(picked) == 30
     last = records[-1]
-    assert last["annotated"] == 40
-    assert last["positives_ratio"] == pytest.approx(last["positives_labelled"] / 40)
+    assert 0 < last["positives_selected"] == int(labels[picked].sum())
+    assert last["positives_ratio"] == pytest.approx(labels[picked].mean())
+    assert sum(r["batch_positives"] for r in records) == last["positives_selected"]
+    assert last["positives_labelled"] == 5 + last["positives_selected"]
 
 
 def test_strategy_sees_no_pool_labels(task, tmp_path):

@@ -12,12 +12,7 @@ from al_bert.model.outputs import Need, PoolOutputs
 from al_bert.strategies.base import Strategy
 from al_bert.strategies.core_set import CoreSet
 from al_bert.strategies.dal import DiscriminativeActiveLearning
-from al_bert.strategies.egl import (
-    EGL_FULL_KEY,
-    ExpectedGradientLength,
-    last_layer_egl,
-    per_example_grad_norms,
-)
+from al_bert.strategies.egl import ExpectedGradientLength, last_layer_egl
 from al_bert.strategies.least_confidence import LeastConfidence, binary_entropy
 from al_bert.strategies.mc_dropout import MCDropout
 from al_bert.strategies.perceptron_ensemble import PerceptronEnsemble
@@ -52,6 +47,7 @@ def outputs() -> PoolOutputs:
         probs=rng.uniform(size=n),
         embeddings=pool,
         mc_probs=np.clip(rng.uniform(size=n)[None, :] + rng.normal(0, 0.1, (t, n)), 0, 1),
+        expected_grad_norms=rng.uniform(size=n),
         labelled_positions=np.arange(40),
         labelled_embeddings=lab_x,
         labelled_labels=lab_y,
@@ -66,10 +62,11 @@ ALL: list[Strategy] = [
     MCDropout(acquisition="bald"),
     PerceptronEnsemble(),
     ExpectedGradientLength(),
+    ExpectedGradientLength("last_layer"),
     CoreSet(),
     _fast_dal(),
 ]
-IDS = [f"{s.name}-{getattr(s, 'acquisition', '')}" for s in ALL]
+IDS = [f"{s.name}-{getattr(s, 'acquisition', getattr(s, 'gradient', ''))}" for s in ALL]
 
 
 @pytest.mark.parametrize("strategy", ALL, ids=IDS)
@@ -158,7 +155,10 @@ def test_egl_is_zero_at_certain_predictions_and_matches_autograd() -> None:
     assert egl[0] == 0.0 and egl[1] == 0.0 and egl[5] < 1e-4
     assert egl[2] == pytest.approx(2 * np.sqrt(2) * 0.25 * np.sqrt(h[2] @ h[2] + 1))
     out = _pool(6, probs=probs, embeddings=h.astype(np.float32))
-    assert set(ExpectedGradientLength().select(out, np.ones(6), 2, rng).tolist()) == {2, 3}
+    assert set(ExpectedGradientLength("last_layer").select(out, np.ones(6), 2, rng).tolist()) == {
+        2,
+        3,
+    }
 
     # Closed form == autograd through a real linear layer: Σ_c p_c ‖∇_{W,b} CE(x, c)‖.
     torch.manual_seed(0)
@@ -179,49 +179,16 @@ def test_egl_is_zero_at_certain_predictions_and_matches_autograd() -> None:
     assert no_bias[2] == pytest.approx(2 * np.sqrt(2) * 0.25 * np.linalg.norm(h[2]))
 
 
-def test_egl_full_model_gradients_on_a_tiny_bert() -> None:
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
-
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=50,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-    )
-    config.num_labels = 2
-    model = BertForSequenceClassification(config)
-    model.train()
-    ids = torch.randint(0, 50, (3, 6))
-    mask = torch.ones_like(ids)
-    mask[2, 4:] = 0
-    batch = {"input_ids": ids, "attention_mask": mask}
-    norms = per_example_grad_norms(model, batch)
-    assert model.training  # mode restored
-    model.eval()
-    expected = []
-    for i in range(3):
-        single = {k: v[i : i + 1] for k, v in batch.items()}
-        with torch.no_grad():
-            p = torch.softmax(model(**single).logits, dim=1)[0]
-        total = 0.0
-        for c in range(2):
-            model.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(**single).logits, torch.tensor([c]))
-            loss.backward()
-            sq = sum(float((q.grad**2).sum()) for q in model.parameters() if q.grad is not None)
-            total += float(p[c]) * np.sqrt(sq)
-        expected.append(total)
-    np.testing.assert_allclose(norms, expected, rtol=1e-4)
-
-    strategy = ExpectedGradientLength(gradient="full_model")
-    assert strategy.extra_needs == frozenset({EGL_FULL_KEY})
-    out = _pool(3, extras={EGL_FULL_KEY: norms})
-    assert strategy.select(out, np.ones(3), 1, np.random.default_rng(0))[0] == int(np.argmax(norms))
-    with pytest.raises(KeyError, match="egl_full"):
+def test_egl_full_model_reads_the_model_side_gradient_lengths() -> None:
+    strategy = ExpectedGradientLength()
+    assert strategy.gradient == "full_model"
+    assert strategy.needs == frozenset({Need.EXPECTED_GRAD_NORMS})
+    lengths = np.array([0.1, 0.7, 0.3])
+    out = _pool(3, expected_grad_norms=lengths)
+    assert strategy.select(out, np.ones(3), 1, np.random.default_rng(0))[0] == 1
+    with pytest.raises(KeyError, match="expected_grad_norms"):
         strategy.score(_pool(3), np.random.default_rng(0))
+    assert ExpectedGradientLength("last_layer").needs == frozenset({Need.PROBS, Need.EMBEDDINGS})
 
 
 def test_perceptron_ensemble_is_confident_on_its_training_points() -> None:
@@ -303,7 +270,8 @@ def test_core_set_without_labelled_set() -> None:
 def test_needs_and_names() -> None:
     assert LeastConfidence.needs == {Need.PROBS}
     assert MCDropout.needs == {Need.MC_PROBS}
-    assert ExpectedGradientLength.needs == {Need.PROBS, Need.EMBEDDINGS}
+    assert ExpectedGradientLength().needs == {Need.EXPECTED_GRAD_NORMS}
+    assert ExpectedGradientLength("last_layer").needs == {Need.PROBS, Need.EMBEDDINGS}
     for cls in (PerceptronEnsemble, CoreSet, DiscriminativeActiveLearning):
         assert {Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS} <= cls.needs
     names = {s.name for s in ALL}

@@ -36,7 +36,7 @@ METRIC_LABELS = {
     "recall": "Recall (positive class)",
     "balanced_accuracy": "Balanced accuracy",
     "roc_auc": "ROC-AUC",
-    "positives_ratio": "Positives ratio of L",
+    "positives_ratio": "Positives ratio of the selected examples",
     "diversity": "Diversity D(B)",
     "representativeness": "Representativeness",
 }

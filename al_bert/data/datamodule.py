@@ -216,28 +216,32 @@ class ALDataModule(L.LightningDataModule):
         longest of them costs several times their length-sorted cost."""
         return max(1, min(self.eval_batch_size, max(16, -(-n_rows // 8))))
 
-    def inference_order(self, split: str, rows: np.ndarray) -> np.ndarray:
-        """The row order (positions into ``rows``) that :meth:`inference_loader` batches follow."""
-        return inference_order(self.splits[split], rows, self.inference_batch_size(rows.size))
-
     def inference_loader(
         self, split: str, rows: np.ndarray | None = None, *, with_labels: bool = False
     ) -> DataLoader:
-        """Length-sorted batches over ``rows`` of ``split`` (all rows by default).
+        """Length-sorted batches over ``rows`` of ``split`` (all rows by default)."""
+        return self.inference_batches(split, rows, with_labels=with_labels)[1]
 
-        The loader's batches come in length order; :meth:`inference_order` gives the row order they
-        follow so results can be put back.
+    def inference_batches(
+        self, split: str, rows: np.ndarray | None = None, *, with_labels: bool = False
+    ) -> tuple[np.ndarray, DataLoader]:
+        """Length-sorted batches over ``rows`` of ``split``, and the order they follow.
+
+        The order holds positions into ``rows``: the loader yields ``rows[order]`` batch by batch, so
+        results can be put back in the order of ``rows``.
         """
         encoded = self.splits[split]
         rows = np.arange(len(encoded)) if rows is None else np.asarray(rows, dtype=np.int64)
-        order = self.inference_order(split, rows)
+        batch_size = self.inference_batch_size(rows.size)
+        order = inference_order(encoded, rows, batch_size)
         labels = encoded.labels[rows[order]] if with_labels else None
-        return DataLoader(
+        loader = DataLoader(
             _Rows(encoded, rows[order], labels),
-            batch_size=self.inference_batch_size(rows.size),
+            batch_size=batch_size,
             shuffle=False,
             collate_fn=self.collate,
         )
+        return order, loader
 
 
 def inference_order(encoded: EncodedSplit, rows: np.ndarray, batch_size: int) -> np.ndarray:

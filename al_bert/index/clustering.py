@@ -117,20 +117,40 @@ def weighted_kmeans(
     *,
     weights: np.ndarray | None = None,
     n_iter: int = 100,
+    n_init: int = 1,
     backend: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted Lloyd's k-means with weighted k-means++ initialisation.
+    """Weighted Lloyd's k-means with weighted k-means++ initialisation, best of ``n_init`` runs.
 
     Initial centres: :func:`kmeans_pp_seeding` with the same weights. Then at most ``n_iter``
     rounds of (1) assign every point (zero-weight ones included, for the returned assignment) to
     its exactly-nearest centre, ties to the lower centre index; (2) move each centre to the
     weighted mean ``Σ w x / Σ w`` of its points. A centre whose points have total weight 0 stays
     where it is. Stops early when no assignment changes. Returns ``(centroids (k, d) float64,
-    assignment (n,) int64)`` where the assignment is to the returned centroids.
+    assignment (n,) int64)`` where the assignment is to the returned centroids. With ``n_init`` > 1
+    the runs start from independent k-means++ draws of ``rng`` and the one with the lowest weighted
+    inertia Σ w‖x − c(x)‖² is kept (scikit-learn's ``KMeans(n_init=...)`` rule; the first on ties).
     """
+    if n_init < 1:
+        raise ValueError(f"n_init must be ≥ 1, got {n_init}")
     p = as_points(points)
+    w = as_weights(weights, p.shape[0], k)
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    for _ in range(n_init):
+        centroids, assignment = _lloyd(p, k, rng, w, n_iter, backend)
+        residual = p.astype(np.float64) - centroids[assignment]
+        inertia = float(np.einsum("i,ij,ij->", w, residual, residual))
+        if best is None or inertia < best[0]:
+            best = (inertia, centroids, assignment)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _lloyd(
+    p: np.ndarray, k: int, rng: np.random.Generator, w: np.ndarray, n_iter: int, backend: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """One weighted Lloyd's run from a weighted k-means++ start (see :func:`weighted_kmeans`)."""
     n = p.shape[0]
-    w = as_weights(weights, n, k)
     centroids = p[kmeans_pp_seeding(p, k, rng, weights=w, backend=backend)].astype(np.float64)
     assignment = np.full(n, -1, dtype=np.int64)
     for _ in range(max(n_iter, 0)):

@@ -6,8 +6,6 @@ neighbour search goes through :mod:`al_bert.index`.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 
 from al_bert import index
@@ -48,7 +46,7 @@ def batch_overlap(a: np.ndarray | list[str], b: np.ndarray | list[str]) -> float
 class Diversity:
     """Per-iteration diversity of the selected batch."""
 
-    needs: ClassVar[frozenset[Need]] = frozenset({Need.EMBEDDINGS})
+    needs: frozenset[Need] = frozenset({Need.EMBEDDINGS})
 
     def __call__(self, outputs: PoolOutputs, selected: np.ndarray) -> dict[str, float]:
         embeddings = outputs.require("embeddings")
@@ -58,7 +56,7 @@ class Diversity:
 class Representativeness:
     """Per-iteration representativeness (inverse mean K-NN density) of the selected batch."""
 
-    needs: ClassVar[frozenset[Need]] = frozenset({Need.EMBEDDINGS})
+    needs: frozenset[Need] = frozenset({Need.EMBEDDINGS})
 
     def __init__(self, k: int = 10) -> None:
         self.k = k

@@ -25,6 +25,7 @@ from transformers import (
 
 PACKAGED_MINILM = "packaged:minilm"
 TINY_RANDOM_BERT = "tiny-random-bert"
+POOLINGS = ("pooler", "cls", "mean")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,19 @@ class BackboneConfig:
     """Keep only the first N transformer layers (None: all)."""
     dropout: float = 0.1
     """Dropout before the classification layer (BERT's ``hidden_dropout_prob``)."""
+    pooling: str = "pooler"
+    """The sentence vector that enters the classification layer: ``pooler`` (BERT's tanh pooler over
+    [CLS], as ``BertForSequenceClassification``; [CLS] where the backbone has no pooler), ``cls`` (the
+    last hidden state of [CLS]) or ``mean`` (attention-masked mean of the last hidden states, the
+    pooling sentence-transformers checkpoints such as MiniLM were trained with)."""
+    head_lr: float | None = None
+    """Learning rate of the freshly initialised classification layer (None: the trainer's ``lr``)."""
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"model.pooling={self.pooling!r}: choose one of {', '.join(POOLINGS)}")
+        if self.head_lr is not None and not self.head_lr > 0:
+            raise ValueError(f"model.head_lr={self.head_lr}: must be > 0 or null")
 
 
 def packaged_minilm_path() -> str:

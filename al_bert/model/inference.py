@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from al_bert.data.datamodule import ALDataModule
+from al_bert.model.gradients import expected_gradient_lengths
 from al_bert.model.module import ALClassifier
 from al_bert.model.outputs import Need, PoolOutputs
 
@@ -51,8 +51,7 @@ def predict_rows(
     """
     encoded = datamodule.splits[split]
     rows = np.arange(len(encoded)) if rows is None else np.asarray(rows, dtype=np.int64)
-    order = datamodule.inference_order(split, rows)
-    loader = datamodule.inference_loader(split, rows)
+    order, loader = datamodule.inference_batches(split, rows)
     module.to(device)
     probs = np.empty(rows.size, dtype=np.float32)
     embeds: np.ndarray | None = None
@@ -93,37 +92,6 @@ def predict_rows(
     return result
 
 
-class _LogitsView(torch.nn.Module):
-    """Present the classifier as a Hugging Face model whose call returns ``.logits``."""
-
-    def __init__(self, module: ALClassifier) -> None:
-        super().__init__()
-        self.module = module
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> SimpleNamespace:
-        return SimpleNamespace(logits=self.module(input_ids, attention_mask)[0])
-
-
-def full_model_egl(
-    module: ALClassifier, datamodule: ALDataModule, rows: np.ndarray, *, device: torch.device
-) -> np.ndarray:
-    """Expected gradient length over all parameters for ``rows`` of the train split (EGL option
-    ``gradient=full_model``; one backward pass per example and class, so for small pools)."""
-    from al_bert.strategies.egl import per_example_grad_norms
-
-    order = datamodule.inference_order("train", rows)
-    view = _LogitsView(module.to(device))
-    result = np.empty(rows.size, dtype=np.float64)
-    start = 0
-    loader = datamodule.inference_loader("train", rows)
-    for batch in tqdm(loader, desc="full-model EGL", leave=False):
-        batch = {k: v.to(device) for k, v in batch.items()}
-        target = order[start : start + batch["input_ids"].shape[0]]
-        start += target.size
-        result[target] = per_example_grad_norms(view, batch)
-    return result
-
-
 def pool_outputs(
     module: ALClassifier,
     datamodule: ALDataModule,
@@ -136,9 +104,9 @@ def pool_outputs(
     bf16: bool,
     mc_passes: int = 0,
     mc_seed: int = 0,
-    extra_needs: frozenset[str] = frozenset(),
 ) -> PoolOutputs:
-    """Everything ``needs`` asks for over U (and L), computed in one pass (plus declared extras).
+    """Everything ``needs`` asks for over U (one pass), L's embeddings (a pass of their own) and, when
+    asked, full-model expected gradient lengths (one forward + backward pass over U).
 
     U and L are inferred in separate batches: a pool row's outputs never depend on which other rows
     were asked for (bf16 numerics vary with a batch's padded width), so an iteration-0 cache filled
@@ -172,6 +140,8 @@ def pool_outputs(
             module, datamodule, "train", labelled_rows, device=device, bf16=bf16
         )["embeddings"]
         outputs.labelled_labels = np.asarray(labelled_labels)
-    if "egl_full" in extra_needs:
-        outputs.extras["egl_full"] = full_model_egl(module, datamodule, pool_rows, device=device)
+    if Need.EXPECTED_GRAD_NORMS in needs:
+        outputs.expected_grad_norms = expected_gradient_lengths(
+            module, datamodule, pool_rows, device=device, bf16=bf16
+        )
     return outputs

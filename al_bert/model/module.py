@@ -24,17 +24,24 @@ class NonFiniteLossError(RuntimeError):
 
 @dataclass(frozen=True)
 class OptimConfig:
+    """AdamW with linear warm-up and linear decay to 0 (BERT's fine-tuning optimiser)."""
+
     lr: float = 5e-5
     weight_decay: float = 0.0
+    """Decoupled weight decay, never on biases and LayerNorm weights (as BERT's optimiser)."""
     warmup_ratio: float = 0.0
+    adam_epsilon: float = 1e-8
+    head_lr: float | None = None
+    """Learning rate of the classification layer (None: ``lr``)."""
 
 
 class SequenceClassifier(nn.Module):
-    """Encoder + pooled [CLS] + dropout + linear (2 classes)."""
+    """Encoder + sentence vector (``pooling``) + dropout + linear (2 classes)."""
 
-    def __init__(self, encoder: PreTrainedModel, dropout: float) -> None:
+    def __init__(self, encoder: PreTrainedModel, dropout: float, pooling: str = "pooler") -> None:
         super().__init__()
         self.encoder = encoder
+        self.pooling = pooling
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden_size(encoder), 2)
 
@@ -43,8 +50,11 @@ class SequenceClassifier(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (logits (B, 2), pooled (B, d))."""
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
-        pooled = getattr(out, "pooler_output", None)
-        if pooled is None:
+        pooled = getattr(out, "pooler_output", None) if self.pooling == "pooler" else None
+        if self.pooling == "mean":
+            mask = attention_mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
+            pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        elif pooled is None:
             pooled = out.last_hidden_state[:, 0]
         return self.classifier(self.dropout(pooled)), pooled
 
@@ -54,7 +64,7 @@ class ALClassifier(L.LightningModule):
 
     def __init__(self, backbone: BackboneConfig, optim: OptimConfig, total_steps: int) -> None:
         super().__init__()
-        self.net = SequenceClassifier(load_encoder(backbone), backbone.dropout)
+        self.net = SequenceClassifier(load_encoder(backbone), backbone.dropout, backbone.pooling)
         self.optim = optim
         self.total_steps = max(1, total_steps)
         self.loss = nn.CrossEntropyLoss()
@@ -101,18 +111,22 @@ class ALClassifier(L.LightningModule):
         return {"probs": torch.softmax(logits.float(), dim=-1)[:, 1], "embeddings": pooled.float()}
 
     def configure_optimizers(self):
+        """AdamW in four groups: (encoder | head) × (decayed | biases and LayerNorm weights)."""
         no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+        head_lr = self.optim.head_lr or self.optim.lr
+        groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+        for name, param in self.named_parameters():
+            key = (name.startswith("net.classifier."), not name.endswith(no_decay))
+            groups.setdefault(key, []).append(param)
         params = [
             {
-                "params": [p for n, p in self.named_parameters() if not n.endswith(no_decay)],
-                "weight_decay": self.optim.weight_decay,
-            },
-            {
-                "params": [p for n, p in self.named_parameters() if n.endswith(no_decay)],
-                "weight_decay": 0.0,
-            },
+                "params": group,
+                "lr": head_lr if is_head else self.optim.lr,
+                "weight_decay": self.optim.weight_decay if decayed else 0.0,
+            }
+            for (is_head, decayed), group in groups.items()
         ]
-        optimizer = torch.optim.AdamW(params, lr=self.optim.lr)
+        optimizer = torch.optim.AdamW(params, lr=self.optim.lr, eps=self.optim.adam_epsilon)
         warmup = int(self.optim.warmup_ratio * self.total_steps)
         schedule = get_linear_schedule_with_warmup(optimizer, warmup, self.total_steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

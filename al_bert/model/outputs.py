@@ -7,7 +7,7 @@ pool are never part of it: only the :class:`~al_bert.loop.Oracle` holds them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
@@ -24,6 +24,9 @@ class Need(str, Enum):
     """P(y = 1 | x) from T stochastic passes with dropout on in the whole model, shape (T, n)."""
     LABELLED_EMBEDDINGS = "labelled_embeddings"
     """The pooled [CLS] vectors of the labelled set L (with ``labelled_labels``), shape (|L|, d)."""
+    EXPECTED_GRAD_NORMS = "expected_grad_norms"
+    """Full-model expected gradient length Σ_c p(c|x)·‖∇_θ CE(x, c)‖ over every trainable parameter,
+    shape (n,) (:mod:`al_bert.model.gradients`)."""
     SURPRISAL = "surprisal"
     """ALPS surprisal embeddings from the pretrained masked-LM head, shape (n, max tokens)."""
 
@@ -39,13 +42,13 @@ class PoolOutputs:
     probs: np.ndarray | None = None
     embeddings: np.ndarray | None = None
     mc_probs: np.ndarray | None = None
+    expected_grad_norms: np.ndarray | None = None
     surprisal: np.ndarray | None = None
     labelled_positions: np.ndarray | None = None
     labelled_embeddings: np.ndarray | None = None
     labelled_labels: np.ndarray | None = None
     classifier_weight: np.ndarray | None = None
     """The classification layer's weight, shape (classes, d); closed-form gradients (EGL, BADGE) use it."""
-    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(len(self.pool_positions))
@@ -53,8 +56,6 @@ class PoolOutputs:
     def require(self, name: str) -> np.ndarray:
         """Return the output ``name`` or fail with a message naming the consumer's missing declaration."""
         value = getattr(self, name, None)
-        if value is None:
-            value = self.extras.get(name)
         if value is None:
             raise KeyError(
                 f"PoolOutputs has no '{name}': the strategy, weighting or analysis that reads it must "

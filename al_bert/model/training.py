@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 import warnings
 from dataclasses import dataclass
@@ -33,7 +34,12 @@ class TrainingConfig:
     oversample_positives_to: float | None = None
     """Repeat positives until they are at least this fraction of each epoch (paper 2 §5.4)."""
     weight_decay: float = 0.0
+    """AdamW's decoupled weight decay (not on biases and LayerNorm weights)."""
     warmup_ratio: float = 0.0
+    """Fraction of the optimiser steps with a linear warm-up; then linear decay to 0."""
+    adam_epsilon: float = 1e-8
+    max_grad_norm: float | None = None
+    """Clip the global gradient norm to this value (None: no clipping)."""
     precision: str = "auto"
     """Training precision: ``auto`` (bf16 mixed where the device supports it), ``bf16`` or ``32``."""
     inference_precision: str = "auto"
@@ -51,6 +57,27 @@ class TrainingConfig:
             )
         if self.oversample_positives_to is not None and not 0 < self.oversample_positives_to < 1:
             raise ValueError("trainer.oversample_positives_to must be in (0, 1) or null")
+        if not self.lr > 0 or not self.adam_epsilon > 0:
+            raise ValueError(
+                f"trainer.lr={self.lr} and trainer.adam_epsilon={self.adam_epsilon} must be > 0"
+            )
+        if self.weight_decay < 0 or not 0 <= self.warmup_ratio < 1:
+            raise ValueError(
+                f"trainer.weight_decay={self.weight_decay} must be ≥ 0 and "
+                f"trainer.warmup_ratio={self.warmup_ratio} in [0, 1)"
+            )
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError(f"trainer.max_grad_norm={self.max_grad_norm}: must be > 0 or null")
+
+    def optim(self, backbone: BackboneConfig) -> OptimConfig:
+        """The optimiser settings of this trainer, with the backbone's head learning rate."""
+        return OptimConfig(
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            warmup_ratio=self.warmup_ratio,
+            adam_epsilon=self.adam_epsilon,
+            head_lr=backbone.head_lr,
+        )
 
     def device(self) -> torch.device:
         if self.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
@@ -108,13 +135,32 @@ def fit_model(
     steps_per_epoch = int(np.ceil(train_rows.size / training.batch_size))
     module = ALClassifier(
         backbone,
-        OptimConfig(training.lr, training.weight_decay, training.warmup_ratio),
+        training.optim(backbone),
         total_steps=steps_per_epoch * training.max_epochs,
     )
     # transformers ≥ 5 loads models in eval mode and Lightning keeps the mode it finds: without this,
     # dropout would be silently off during fine-tuning.
     module.train()
     use_dev = training.select_best_on_dev and "dev" in datamodule.splits
+    _run_trainer(module, datamodule, training, device, use_dev)
+    # The Trainer, its optimiser state (2× the weights for AdamW) and loaders form reference cycles
+    # that are garbage once _run_trainer returns: free them now, not at Python's occasional full
+    # collection (an in-process sweep otherwise grows by a model + optimiser per fit).
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    module.eval()
+    return module
+
+
+def _run_trainer(
+    module: ALClassifier,
+    datamodule: ALDataModule,
+    training: TrainingConfig,
+    device: torch.device,
+    use_dev: bool,
+) -> None:
+    """Fit ``module`` with a Lightning Trainer that nothing references afterwards."""
     keeper = _KeepBestEpoch()
     trainer = L.Trainer(
         max_epochs=training.max_epochs,
@@ -126,6 +172,8 @@ def fit_model(
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
+        gradient_clip_val=training.max_grad_norm,
+        gradient_clip_algorithm="norm",
         limit_val_batches=1.0 if use_dev else 0,
         callbacks=[keeper] if use_dev else [],
         deterministic="warn",
@@ -136,5 +184,5 @@ def fit_model(
         trainer.fit(module, datamodule=datamodule)
     if use_dev:
         log.debug("best dev epoch %d (score %.4f)", keeper.best_epoch, keeper.best_score)
-    module.eval()
-    return module
+    module.trainer = None
+    datamodule.trainer = None

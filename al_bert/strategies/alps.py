@@ -40,17 +40,22 @@ class AlpsStrategy(Strategy):
     """ALPS: weighted k-means, then the nearest pool example per centre (Fairstein et al., Alg. 3).
 
     Args:
-        n_iter: Lloyd iterations of the weighted k-means (k-means++ initialisation by the index).
+        n_iter: at most this many Lloyd iterations per k-means run (scikit-learn's ``max_iter``, 300).
+        n_init: k-means runs from independent k-means++ starts, the lowest weighted inertia kept
+            (Yuan et al.'s code calls scikit-learn's ``KMeans`` with its defaults: 10 at the time).
         backend: :mod:`al_bert.index` backend (``auto``, ``faiss-gpu``, ``faiss-cpu``, ``torch``).
     """
 
     name: ClassVar[str] = "alps"
-    needs: ClassVar[frozenset[Need]] = frozenset({Need.SURPRISAL})
+    needs: frozenset[Need] = frozenset({Need.SURPRISAL})
 
-    def __init__(self, n_iter: int = 100, backend: str = "auto") -> None:
-        if n_iter < 1:
-            raise ValueError(f"strategy.n_iter must be positive, got {n_iter}")
+    def __init__(self, n_iter: int = 300, n_init: int = 10, backend: str = "auto") -> None:
+        if n_iter < 1 or n_init < 1:
+            raise ValueError(
+                f"strategy.n_iter={n_iter} and strategy.n_init={n_init} must be positive"
+            )
         self.n_iter = int(n_iter)
+        self.n_init = int(n_init)
         self.backend = backend
 
     def select(
@@ -68,7 +73,7 @@ class AlpsStrategy(Strategy):
         points = surprisal_points(surprisal, rows)
         w = weights[rows]
         centers, _ = weighted_kmeans(
-            points, k, rng, weights=w, n_iter=self.n_iter, backend=self.backend
+            points, k, rng, weights=w, n_iter=self.n_iter, n_init=self.n_init, backend=self.backend
         )
         chosen = nearest_to_centers(points, centers, weights=w, backend=self.backend)
         return np.sort(rows[np.asarray(chosen, dtype=np.int64)])

@@ -76,7 +76,7 @@ class BadgeStrategy(Strategy):
     """
 
     name: ClassVar[str] = "badge"
-    needs: ClassVar[frozenset[Need]] = frozenset({Need.PROBS, Need.EMBEDDINGS})
+    needs: frozenset[Need] = frozenset({Need.PROBS, Need.EMBEDDINGS})
 
     def __init__(
         self, first: Literal["max_norm", "sample"] = "max_norm", backend: str = "auto"

@@ -26,7 +26,7 @@ class Strategy(ABC):
     """Select ``k`` rows of the pool from model outputs and per-example weights."""
 
     name: ClassVar[str] = "strategy"
-    needs: ClassVar[frozenset[Need]] = frozenset()
+    needs: frozenset[Need] = frozenset()
 
     @abstractmethod
     def select(

@@ -23,7 +23,7 @@ class CoreSet(Strategy):
     """Ein-Dor et al. (2020) §3.3 "Core-Set": weighted greedy k-center, L as initial centres."""
 
     name: ClassVar[str] = "core_set"
-    needs: ClassVar[frozenset[Need]] = frozenset({Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
+    needs: frozenset[Need] = frozenset({Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
 
     def __init__(self, backend: str = "auto") -> None:
         self.backend = backend

@@ -47,7 +47,7 @@ class DiscriminativeActiveLearning(Strategy):
     """Gissin & Shalev-Shwartz (2019) DAL: labelled-vs-unlabelled MLP, selection in sub-batches."""
 
     name: ClassVar[str] = "dal"
-    needs: ClassVar[frozenset[Need]] = frozenset({Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
+    needs: frozenset[Need] = frozenset({Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
 
     def __init__(
         self,

@@ -27,7 +27,7 @@ class LeastConfidence(ScoreStrategy):
     """Ein-Dor et al. (2020) §3.3 "LC": the most uncertain examples under the max-entropy rule."""
 
     name: ClassVar[str] = "least_confidence"
-    needs: ClassVar[frozenset[Need]] = frozenset({Need.PROBS})
+    needs: frozenset[Need] = frozenset({Need.PROBS})
 
     def score(self, outputs: PoolOutputs, rng: np.random.Generator) -> np.ndarray:
         return binary_entropy(outputs.require("probs"))

@@ -26,7 +26,7 @@ class MCDropout(ScoreStrategy):
     """Ein-Dor et al. (2020) §3.3 "Dropout": max-entropy over T MC-dropout passes (or BALD)."""
 
     name: ClassVar[str] = "mc_dropout"
-    needs: ClassVar[frozenset[Need]] = frozenset({Need.MC_PROBS})
+    needs: frozenset[Need] = frozenset({Need.MC_PROBS})
 
     def __init__(
         self, mc_passes: int = 10, acquisition: Literal["entropy", "bald"] = "entropy"

@@ -39,7 +39,7 @@ class PerceptronEnsemble(ScoreStrategy):
     """Ein-Dor et al. (2020) §3.3 "PE": max entropy of an ensemble of perceptrons on [CLS] vectors."""
 
     name: ClassVar[str] = "perceptron_ensemble"
-    needs: ClassVar[frozenset[Need]] = frozenset({Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
+    needs: frozenset[Need] = frozenset({Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
 
     def __init__(
         self,

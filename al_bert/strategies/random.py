@@ -16,7 +16,7 @@ from al_bert.strategies.base import Strategy, sample_weighted
 
 class RandomStrategy(Strategy):
     name: ClassVar[str] = "random"
-    needs: ClassVar[frozenset[Need]] = frozenset()
+    needs: frozenset[Need] = frozenset()
 
     def select(
         self, outputs: PoolOutputs, weights: np.ndarray, k: int, rng: np.random.Generator

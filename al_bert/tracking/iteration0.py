@@ -21,7 +21,7 @@ from filelock import FileLock
 
 from al_bert.model.outputs import PoolOutputs
 
-POOL_FIELDS = ("probs", "embeddings", "mc_probs", "labelled_embeddings")
+POOL_FIELDS = ("probs", "embeddings", "mc_probs", "expected_grad_norms", "labelled_embeddings")
 
 # What M0 depends on (config keys); the strategy and weighting are deliberately absent.
 ITERATION0_KEYS = ("dataset", "scenario", "seed_builder", "seed", "model", "trainer", "limit")

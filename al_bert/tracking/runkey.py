@@ -1,7 +1,8 @@
 """Run keys: a stable identity of an experiment from its resolved config.
 
-The key ignores where results go and how the job is launched (``hydra``, ``paths``, ``logger``, launcher
-settings), so re-running a sweep from another directory or with another launcher finds its finished runs.
+The key ignores where results go, where data is read from and how the job is launched (``hydra``,
+``paths``, ``logger``, launcher settings, the dataset's mirror / cache / download settings), so re-running a
+sweep from another directory, machine or launcher finds its finished runs.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ NON_IDENTITY_KEYS = (
     "print_table",
     "run",
 )
+# Dataset keys that say where the (checksum-verified) files come from, not what they hold.
+DATA_LOCATION_KEYS = ("mirror", "cache_dir", "download", "base_url")
 
 
 def identity(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
@@ -33,7 +36,12 @@ def identity(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
         OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     )
     assert isinstance(container, dict)
-    return {str(k): v for k, v in container.items() if k not in NON_IDENTITY_KEYS}
+    ident = {str(k): v for k, v in container.items() if k not in NON_IDENTITY_KEYS}
+    if isinstance(ident.get("dataset"), dict):
+        ident["dataset"] = {
+            k: v for k, v in ident["dataset"].items() if k not in DATA_LOCATION_KEYS
+        }
+    return ident
 
 
 def run_key(cfg: DictConfig | dict[str, Any]) -> str:

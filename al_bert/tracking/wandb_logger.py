@@ -18,6 +18,7 @@ CURVE_COLUMNS = (
     "iteration",
     "train_size",
     "positives_labelled",
+    "positives_selected",
     "accuracy",
     "f1",
     "precision",

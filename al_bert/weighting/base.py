@@ -19,7 +19,7 @@ class Weighting(ABC):
     """Map pool outputs to one non-negative weight per pool row."""
 
     name: ClassVar[str] = "weighting"
-    needs: ClassVar[frozenset[Need]] = frozenset()
+    needs: frozenset[Need] = frozenset()
 
     @abstractmethod
     def __call__(self, outputs: PoolOutputs) -> np.ndarray:

@@ -66,7 +66,7 @@ class InvProp(Weighting):
     """Inverse-propensity weights over ``bins`` equal-width bins of M(x) (Fairstein et al., §4)."""
 
     name: ClassVar[str] = "invprop"
-    needs: ClassVar[frozenset[Need]] = frozenset({Need.PROBS})
+    needs: frozenset[Need] = frozenset({Need.PROBS})
 
     def __init__(self, bins: int = 10) -> None:
         if int(bins) != bins or bins < 1:

@@ -32,7 +32,7 @@ class PosProb(Weighting):
     """w(x) = M(x) (Fairstein et al., §5.3 "PosProb")."""
 
     name: ClassVar[str] = "posprob"
-    needs: ClassVar[frozenset[Need]] = frozenset({Need.PROBS})
+    needs: frozenset[Need] = frozenset({Need.PROBS})
 
     def __call__(self, outputs: PoolOutputs) -> np.ndarray:
         return positive_probs(outputs)
