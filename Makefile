@@ -4,7 +4,7 @@ SCALE ?= smoke
 export AL_BERT_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format run table-datasets bench-select bench-sweep tables clean \
+.PHONY: help install test test-slow lint format run table-datasets bench-select bench-sweep tables clean reproduce \
 	figure-ein-dor-1 figure-ein-dor-2 table-ein-dor-2 table-ein-dor-3 table-fairstein-2 \
 	table-fairstein-3 table-fairstein-4 table-fairstein-5 table-fairstein-6 table-fairstein-11
 
@@ -41,6 +41,10 @@ bench-select:  ## benchmarks/select.{md,json}: selection cost per strategy vs on
 
 bench-sweep:  ## benchmarks/sweep.{md,json}: shared iteration 0 vs independent runs, phases, 67k pool
 	$(PYTHON) scripts/bench_sweep.py --out benchmarks
+
+reproduce:  ## docs/reproduction.md: run what is missing of sweeps/reproduce.yaml (SCALE=cpu|paper), then the report
+	$(PYTHON) sweeps/run_sweep.py reproduce --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),cpu) --skip-analysis
+	$(PYTHON) -m al_bert.analysis.reproduction --runs reproduction/runs --out docs
 
 tables:  ## list the generated tables and figures
 	@ls -1 outputs/tables 2>/dev/null || echo "no tables yet: see make help"

@@ -92,12 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("sweep", help="sweeps/<sweep>.yaml")
     parser.add_argument("--target", help="analysis target (python -m al_bert.analysis --help)")
-    parser.add_argument("--scale", choices=["smoke", "paper"], default="smoke")
+    parser.add_argument("--scale", choices=["smoke", "cpu", "paper"], default="smoke")
     parser.add_argument("--out", default="outputs/tables")
     parser.add_argument("--override", nargs="*", default=[], help="extra overrides for every run")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--no-run", action="store_true", help="only analyse the finished runs")
     parser.add_argument("--wandb", action="store_true", help="log the tables to W&B")
+    parser.add_argument("--skip-analysis", action="store_true", help="run the grid, analyse nothing")
     args = parser.parse_args(argv)
 
     blocks = load_blocks(args.sweep, args.scale, args.target)
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"[sweep] {len(finished)}/{len(all_dirs)} runs finished in {time.perf_counter() - started:.0f} s"
     )
-    if args.dry_run:
+    if args.dry_run or args.skip_analysis:
         return 0
     listing = (
         REPO / "outputs" / "sweeps" / f"{args.sweep}-{args.target or 'all'}-{args.scale}.runs.txt"

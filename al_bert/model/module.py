@@ -1,6 +1,7 @@
 """The BERT-style sequence classifier as a LightningModule.
 
-Head as in ``BertForSequenceClassification`` (Devlin et al. 2019): pooled [CLS] vector → dropout → linear
+Head as in ``BertForSequenceClassification`` (Devlin et al. 2019): sentence vector (BERT's pooler by default,
+or [CLS], or the masked mean of the last hidden states: ``model.pooling``) → dropout → linear
 layer over the two classes. We own the head so that inference returns, in the same forward pass, the
 positive-class probability and the pooled vector that enters the classification layer (the [CLS]
 embedding used by Core-Set, DAL, PE, EGL and BADGE).
@@ -106,7 +107,7 @@ class ALClassifier(L.LightningModule):
     def predict_step(
         self, batch: dict[str, torch.Tensor], batch_idx: int
     ) -> dict[str, torch.Tensor]:
-        """Per-example positive probability and pooled [CLS] embedding."""
+        """Per-example positive probability and the sentence vector that enters the classifier."""
         logits, pooled = self(batch["input_ids"], batch["attention_mask"])
         return {"probs": torch.softmax(logits.float(), dim=-1)[:, 1], "embeddings": pooled.float()}
 

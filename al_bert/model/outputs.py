@@ -19,11 +19,12 @@ class Need(str, Enum):
     PROBS = "probs"
     """P(y = 1 | x) under the fine-tuned model, shape (n,)."""
     EMBEDDINGS = "embeddings"
-    """The pooled [CLS] vector that enters the classification layer, shape (n, d)."""
+    """The sentence vector that enters the classification layer (paper 1's "[CLS] embedding"; the
+    backbone's ``model.pooling``: BERT's pooler, [CLS] or the masked mean), shape (n, d)."""
     MC_PROBS = "mc_probs"
     """P(y = 1 | x) from T stochastic passes with dropout on in the whole model, shape (T, n)."""
     LABELLED_EMBEDDINGS = "labelled_embeddings"
-    """The pooled [CLS] vectors of the labelled set L (with ``labelled_labels``), shape (|L|, d)."""
+    """The sentence vectors of the labelled set L (with ``labelled_labels``), shape (|L|, d)."""
     EXPECTED_GRAD_NORMS = "expected_grad_norms"
     """Full-model expected gradient length Σ_c p(c|x)·‖∇_θ CE(x, c)‖ over every trainable parameter,
     shape (n,) (:mod:`al_bert.model.gradients`)."""

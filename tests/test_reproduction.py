@@ -1,0 +1,132 @@
+"""The reproduction report (docs/reproduction.md) on a fixture of result files with known answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from al_bert.analysis.aggregate import load_results
+from al_bert.analysis.reproduction import (
+    INCONCLUSIVE,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    claim_al_beats_random,
+    claim_batch_properties,
+    claim_invprop,
+    main,
+)
+from tests.test_analysis import write_run
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("reproduction")
+    # Paper 1: LC always beats Random by ~0.1 F1, DAL always loses ~0.05, Core-Set only differs
+    # by noise; DAL's batches are the most diverse and representative.
+    gains = {"random": 0.0, "least_confidence": 0.1, "dal": -0.05, "core_set": 0.0}
+    for seed in range(3):
+        for strategy, gain in gains.items():
+            rng = np.random.default_rng([seed, len(strategy)])
+            metrics = []
+            for it in range(6):
+                noise = float(rng.normal(0, 0.01)) if strategy == "core_set" else 0.001 * seed
+                metrics.append(
+                    {
+                        "f1": 0.5 + 0.05 * it + (gain * it > 0) * gain + (gain < 0) * gain + noise,
+                        "roc_auc": 0.9,
+                        "train_seconds": 10.0,
+                        "diversity": None if it == 0 else 2.0 if strategy == "dal" else 1.0,
+                        "representativeness": None
+                        if it == 0
+                        else 3.0
+                        if strategy == "dal"
+                        else 1.0 + 0.1 * (strategy == "least_confidence"),
+                    }
+                )
+            info = {
+                "dataset": "trec",
+                "scenario": "imbalanced_practical",
+                "strategy": strategy,
+                "weighting": "uniform",
+                "seed": seed,
+                "imbalance_ratio": None,
+                "bins": None,
+            }
+            write_run(root, info, metrics)
+    # Paper 2: InvProp finds twice the positives; balanced accuracy equal up to noise.
+    for seed in range(3):
+        for weighting, found in {"uniform": 0.1, "invprop": 0.2, "posprob": 0.15}.items():
+            metrics = [
+                {
+                    "balanced_accuracy": 0.65 + 0.01 * ((seed + len(weighting)) % 3 - 1),
+                    "roc_auc": 0.85,
+                    "positives_ratio": float("nan") if it == 0 else found + 0.01 * seed,
+                    "positives_selected": int(round(found * 50 * it)),
+                }
+                for it in range(6)
+            ]
+            info = {
+                "dataset": "sst2",
+                "scenario": "warm_start",
+                "strategy": "random",
+                "weighting": weighting,
+                "seed": seed,
+                "imbalance_ratio": 50,
+                "bins": None,
+            }
+            write_run(root, info, metrics)
+    return root
+
+
+def test_claim_al_beats_random_verdicts(runs: Path) -> None:
+    data, markdown = claim_al_beats_random(load_results([runs]))
+    verdicts = dict(zip(data["strategy"], data["verdict"]))
+    assert verdicts == {
+        "least_confidence": REPRODUCED,
+        "dal": NOT_REPRODUCED,
+        "core_set": INCONCLUSIVE,
+    }
+    lc = data[data["strategy"] == "least_confidence"].iloc[0]
+    assert lc["pairs"] == 15 and lc["seeds"] == 3
+    assert lc["mean_difference"] == pytest.approx(0.1, abs=1e-9)
+    assert lc["paper_p"] == "< 10⁻⁷"
+    assert lc["p_bonferroni"] < 0.05
+    assert "least_confidence" in markdown and "< 10⁻⁷" in markdown
+
+
+def test_claim_batch_properties_ranks_strategies(runs: Path) -> None:
+    data, markdown = claim_batch_properties(load_results([runs]))
+    dal = data[(data["strategy"] == "dal") & (data["property"] == "diversity")].iloc[0]
+    assert dal["mean"] == pytest.approx(2.0) and dal["seeds"] == 3
+    assert f"DAL has the most diverse batches: yes → **{REPRODUCED}**" in markdown
+    assert f"DAL has the most representative batches: yes → **{REPRODUCED}**" in markdown
+    assert f"DAL and Core-Set are the two most diverse: no → **{NOT_REPRODUCED}**" in markdown
+
+
+def test_claim_invprop_doubles_positives(runs: Path) -> None:
+    data, markdown = claim_invprop(load_results([runs]))
+    by_metric = data.set_index("metric")
+    positives = by_metric.loc["positives_ratio"]
+    assert positives["mean_difference"] == pytest.approx(0.1)
+    assert positives["verdict"] == REPRODUCED
+    assert positives["paper_table3"] == (0.2442, 0.0196)
+    assert by_metric.loc["balanced_accuracy"]["verdict"].startswith(REPRODUCED)
+    assert "0.244 vs 0.020" in markdown
+
+
+def test_report_is_written_the_same_twice(runs: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        out.mkdir()
+        assert main(["--runs", str(runs), "--out", str(out)]) == 0
+    text = (first / "reproduction.md").read_text()
+    assert text == (second / "reproduction.md").read_text()
+    for claim in ("Claim 1", "Claim 2", "Claim 3", "## Scale", "## Full scale"):
+        assert claim in text
+    for image in ("paper1-learning-curves.png", "paper2-positives.png"):
+        assert f"](reproduction/{image})" in text
+        assert (first / "reproduction" / image).read_bytes() == (
+            second / "reproduction" / image
+        ).read_bytes()
