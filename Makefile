@@ -4,7 +4,7 @@ SCALE ?= smoke
 export AL_BERT_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format run table-datasets bench-select bench-sweep tables clean reproduce \
+.PHONY: help install test test-slow lint format run table-datasets bench-select bench-sweep bench-memory tables clean reproduce \
 	figure-ein-dor-1 figure-ein-dor-2 table-ein-dor-2 table-ein-dor-3 table-fairstein-2 \
 	table-fairstein-3 table-fairstein-4 table-fairstein-5 table-fairstein-6 table-fairstein-11
 
@@ -38,6 +38,9 @@ table-datasets:  ## outputs/tables/datasets.{csv,md}: sizes, priors and query qu
 
 bench-select:  ## benchmarks/select.{md,json}: selection cost per strategy vs one pool pass (paper 1 Table 2)
 	$(PYTHON) scripts/bench_select.py --out benchmarks
+
+bench-memory:  ## benchmarks/memory.{md,json}: resident memory after each of 20 in-process jobs
+	$(PYTHON) scripts/bench_memory.py --out benchmarks
 
 bench-sweep:  ## benchmarks/sweep.{md,json}: shared iteration 0 vs independent runs, phases, 67k pool
 	$(PYTHON) scripts/bench_sweep.py --out benchmarks

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -31,7 +33,7 @@ from al_bert.seeding.builders import SeedError
 from al_bert.strategies.base import Strategy
 from al_bert.tracking.iteration0 import ITERATION0_KEYS, POOL_FIELDS, Iteration0Cache, rows_digest
 from al_bert.tracking.runkey import run_key, sub_key
-from al_bert.tracking.store import ResultsStore
+from al_bert.tracking.store import CorruptStoreError, ResultsStore, RunBusyError
 from al_bert.tracking.wandb_logger import CURVE_COLUMNS, NullTracker, WandbTracker
 from al_bert.weighting.base import Weighting
 
@@ -136,6 +138,17 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     components = build_components(cfg)
     key = run_key(cfg)
     store = ResultsStore(results_dir(cfg))
+    try:
+        with store.exclusive():
+            return _run_held(cfg, components, key, store)
+    except (RunBusyError, CorruptStoreError) as error:
+        raise RunFailure(" ".join(str(error).split())) from None
+
+
+def _run_held(
+    cfg: DictConfig, components: dict[str, Any], key: str, store: ResultsStore
+) -> list[dict[str, Any]]:
+    """:func:`run_experiment` while this process holds the run's lock."""
     status = store.status() or {}
     if cfg.get("resume", True) and status.get("status") == "finished":
         log.info("run %s already finished: %s", key, store.run_dir)
@@ -147,7 +160,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
     resolved.pop("hydra", None)
-    store.set_status("running", run_key=key, config=resolved, pid=os.getpid())
+    store.set_status("running", run_key=key, config=resolved, pid=os.getpid(), reason=None)
     _link_job_dir(store.run_dir)
     trackers: list[Any] = []
     records: list[dict[str, Any]] = []
@@ -167,6 +180,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
         RunFailure,
         DataError,
         MissingMaskedLMHeadError,
+        CorruptStoreError,
     ) as error:
         _fail(store, trackers, error)
     except torch.OutOfMemoryError as error:
@@ -176,6 +190,16 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
             error,
             hint="out of memory: lower trainer.batch_size or "
             "trainer.eval_batch_size, or trainer.max_length",
+        )
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        _fail(
+            store,
+            trackers,
+            error,
+            hint=f"disk full: free space under {store.run_dir.parent} (the finished iterations "
+            "are kept; re-run to resume)",
         )
     except Exception as error:
         store.set_status("failed", reason=f"{type(error).__name__}: {error}")
@@ -199,7 +223,8 @@ def _instantiate_task(cfg: DictConfig) -> Task:
 
 def _fail(store: ResultsStore, trackers: list[Any], error: BaseException, hint: str = "") -> None:
     reason = " ".join(f"{type(error).__name__}: {hint or error}".split())  # one line
-    store.set_status("failed", reason=reason)
+    with contextlib.suppress(OSError):  # on a full disk the reason still reaches the console
+        store.set_status("failed", reason=reason)
     for tracker in trackers:
         tracker.finish(store.records(), "failed")
     log.error("run failed: %s", reason)

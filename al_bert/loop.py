@@ -174,15 +174,15 @@ class ActiveLearningLoop:
     def run(self) -> list[dict[str, Any]]:
         records = self.store.records()
         state = self.store.load_state()
-        if state is not None and records:
-            labelled = LabelledSet.from_state(state["labelled"])
+        if records:
             start = int(records[-1]["iteration"]) + 1
-            labelled = labelled.upto(start - 1)
+            if state is None:
+                labelled = self._rebuild_labelled(records)
+            else:
+                labelled = LabelledSet.from_state(state["labelled"]).upto(start - 1)
             log.info("resuming %s at iteration %d", self.store.run_dir, start)
         else:
-            seed = self.seed_builder.build(self.task, self.oracle, derived_rng(self.seed, 0, 0))
-            require_both_classes(seed, self.task, self.scenario)
-            labelled = LabelledSet.from_seed(seed)
+            labelled = LabelledSet.from_seed(self._build_seed())
             start = 0
         self.check_budget(int(labelled.upto(0).rows.size))
         model: ALClassifier | None = None
@@ -207,6 +207,27 @@ class ActiveLearningLoop:
                 tracker.log_iteration(record)
             records.append(record)
         return records
+
+    def _build_seed(self) -> Seed:
+        seed = self.seed_builder.build(self.task, self.oracle, derived_rng(self.seed, 0, 0))
+        require_both_classes(seed, self.task, self.scenario)
+        return seed
+
+    def _rebuild_labelled(self, records: list[dict[str, Any]]) -> LabelledSet:
+        """L after the recorded iterations, from ``results.jsonl`` alone (the source of truth): the
+        seed is rebuilt deterministically and every recorded batch is labelled again by the oracle."""
+        log.warning(
+            "%s has results but no readable state.json: rebuilding L from the results",
+            self.store.run_dir,
+        )
+        labelled = LabelledSet.from_seed(self._build_seed())
+        position = {row_id: i for i, row_id in enumerate(self.ids)}
+        for record in records:
+            if int(record["iteration"]) == 0:
+                continue
+            rows = np.asarray([position[str(i)] for i in record["selected_ids"]], dtype=np.int64)
+            labelled.add(rows, self.oracle.label(rows), int(record["iteration"]))
+        return labelled
 
     def _fit(self, labelled: LabelledSet, iteration: int) -> tuple[ALClassifier | None, float]:
         if labelled.rows.size == 0:
@@ -268,9 +289,9 @@ class ActiveLearningLoop:
             # Every annotated positive, seed included.
             positives_labelled=int(annotated_labels.sum()),
             # Paper 2 §5.2: positives among the examples the strategy selected (iterations 1..t),
-            # never the seed or warm start; undefined (NaN) before anything is selected.
+            # never the seed or warm start; undefined (null) before anything is selected.
             positives_selected=int(selected_labels.sum()),
-            positives_ratio=float(selected_labels.mean()) if selected_labels.size else float("nan"),
+            positives_ratio=float(selected_labels.mean()) if selected_labels.size else None,
             batch_positives=int(labelled.labels[labelled.joined == iteration].sum())
             if iteration
             else 0,

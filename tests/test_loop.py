@@ -115,7 +115,7 @@ def test_positives_ratio_counts_only_selected_examples(task, tmp_path):
     first = records[0]
     assert first["train_size"] == 25 and first["annotated"] == 10
     assert first["positives_labelled"] == 10 and first["positives_selected"] == 0
-    assert np.isnan(first["positives_ratio"])  # nothing selected yet
+    assert first["positives_ratio"] is None  # nothing selected yet
     for record in records[1:]:
         assert record["batch_positives"] == 0 and record["positives_ratio"] == 0.0
         assert record["positives_labelled"] == 10  # the seed's positives, never counted as found

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from al_bert.tracking.store import ResultsStore
+
 RESULTS_FILE = "results.jsonl"
 RUN_FILE = "run.json"
 
@@ -73,17 +75,9 @@ def find_results_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def read_records(results_file: Path) -> list[dict[str, Any]]:
-    """The records of one results file; a torn last line (run killed mid-write) is ignored."""
-    records: list[dict[str, Any]] = []
-    with open(results_file, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-    return records
+    """The records of one results file, read by the results store (a torn last line is reported and
+    left out; a corrupt earlier line raises)."""
+    return ResultsStore(results_file.parent).records()
 
 
 def read_run_info(run_dir: Path) -> dict[str, Any]:

@@ -8,15 +8,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
+
+log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.jsonl"
 STATE_FILE = "state.json"
 RUN_FILE = "run.json"
+LOCK_FILE = ".run.lock"
+
+
+class RunBusyError(RuntimeError):
+    """Another live process holds this run (its lock); nothing was written."""
+
+
+class CorruptStoreError(RuntimeError):
+    """A store file cannot be read; the message names it and what to do."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -35,16 +51,23 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     """Write JSON so that a reader (or a crash) sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(_jsonable(payload), handle, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(_jsonable(payload), handle, indent=1, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk or a crash leaves no partial temp file
 
 
 def read_json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    """A JSON file; one that does not parse raises :class:`CorruptStoreError` naming it."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as error:
+        raise CorruptStoreError(f"{path} is corrupt ({error.msg} at byte {error.pos})") from None
 
 
 class ResultsStore:
@@ -57,17 +80,50 @@ class ResultsStore:
         self.state_path = self.run_dir / STATE_FILE
         self.run_path = self.run_dir / RUN_FILE
 
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold this run for the life of the block; another live process gets :class:`RunBusyError`.
+
+        An OS file lock (``flock``): it is released on any exit, including ``kill -9``, so a dead
+        holder never leaves a stale lock behind."""
+        lock = FileLock(str(self.run_dir / LOCK_FILE), is_singleton=False)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            holder = (self.status() or {}).get("pid", "?") if self.run_path.exists() else "?"
+            raise RunBusyError(
+                f"run {self.run_dir.name} is being run by another process (pid {holder}): skipped; "
+                "re-run the command once it ends to resume or reuse it"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
     def records(self) -> list[dict[str, Any]]:
-        """Finished iteration records; a torn last line (killed mid-write) is ignored."""
+        """Finished iteration records. A torn last line (a run killed mid-write) is not a record: it is
+        reported and left out (the next append removes it and recomputes that iteration); a
+        malformed line before the last one raises :class:`CorruptStoreError`."""
         if not self.results_path.exists():
             return []
+        lines = self.results_path.read_text(encoding="utf-8").splitlines()
         out = []
-        with open(self.results_path, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    break
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number < len(lines):
+                    raise CorruptStoreError(
+                        f"{self.results_path} line {number} is not a JSON record; the lines after "
+                        "it cannot be trusted: move the file away to rerun the run"
+                    ) from None
+                log.warning(
+                    "%s: the last line is torn (the run was killed while writing it); its iteration "
+                    "will be computed again",
+                    self.results_path,
+                )
         return out
 
     def append(self, record: dict[str, Any]) -> None:
@@ -97,10 +153,28 @@ class ResultsStore:
         write_json_atomic(self.state_path, state)
 
     def load_state(self) -> dict[str, Any] | None:
-        return read_json(self.state_path) if self.state_path.exists() else None
+        """The resume state, or None when missing or corrupt (the loop then rebuilds it from
+        ``results.jsonl``, the source of truth)."""
+        if not self.state_path.exists():
+            return None
+        try:
+            state: dict[str, Any] = read_json(self.state_path)
+        except CorruptStoreError as error:
+            log.warning("%s; rebuilding the resume state from %s", error, RESULTS_FILE)
+            return None
+        return state
 
     def status(self) -> dict[str, Any] | None:
-        return read_json(self.run_path) if self.run_path.exists() else None
+        """``run.json``, or None when missing; a corrupt one is reported and treated as missing (it
+        holds no results: they are in ``results.jsonl``)."""
+        if not self.run_path.exists():
+            return None
+        try:
+            status: dict[str, Any] = read_json(self.run_path)
+        except CorruptStoreError as error:
+            log.warning("%s; it is rewritten from this run's config", error)
+            return None
+        return status
 
     def set_status(self, status: str, **extra: Any) -> None:
         current = self.status() or {}

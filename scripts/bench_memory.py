@@ -1,0 +1,118 @@
+"""Memory of a long in-process sweep: resident memory after each of N jobs run in one Python process.
+
+``make bench-memory`` (= ``python scripts/bench_memory.py --out benchmarks``) runs ``--jobs`` (default 20)
+small experiments one after the other in this process, as Hydra's basic launcher does in a multirun
+(packaged MiniLM, TREC, a 400-example pool, 2 iterations of 20, ``trainer=fast``, a different seed per job,
+iteration-0 sharing off so every job trains its own models), and records the process's resident set size
+(``/proc/self/statm``; and CUDA memory when a GPU is used) after each job returns. Python's cyclic collector
+is left to its own schedule: the number is what a user's sweep would see.
+
+Target: the growth from job 2 to the last job is below one model's size (< 100 MB on CPU; MiniLM-L6's
+fp32 weights alone are ~90 MB, an AdamW state twice that), so memory does not grow with the number of runs.
+Writes ``<out>/memory.json`` and ``<out>/memory.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra import compose, initialize_config_dir
+
+from al_bert.app import run_experiment
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET_MB = 100.0
+JOB = [
+    "+experiment=trec_imb",
+    "trainer=fast",
+    "seed_builder.positives=20",
+    "seed_builder.weak_negatives=20",
+    "limit.train=400",
+    "limit.eval=200",
+    "al.iterations=2",
+    "al.batch_size=20",
+    "logger=none",
+    "print_table=false",
+    "share_iteration0=false",
+]
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MiB (Linux)."""
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def run(jobs: int, root: Path) -> list[dict[str, Any]]:
+    rows = []
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        for job in range(jobs):
+            cfg = compose("config", overrides=[*JOB, f"seed={job}", f"paths.output_root={root}"])
+            started = time.perf_counter()
+            run_experiment(cfg)
+            row = {"job": job + 1, "seconds": time.perf_counter() - started, "rss_mb": rss_mb()}
+            if torch.cuda.is_available():
+                row["cuda_allocated_mb"] = torch.cuda.memory_allocated() / 2**20
+            rows.append(row)
+            print(
+                f"job {job + 1:2d}: RSS {row['rss_mb']:.0f} MiB ({row['seconds']:.0f} s)",
+                flush=True,
+            )
+    return rows
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"# Memory of an in-process sweep ({report['jobs']} jobs, packaged MiniLM)",
+        "",
+        f"Device: {report['device']}. Each job: {' '.join(JOB)} seed=<job>.",
+        "",
+        f"Resident memory after job 2: {report['rss_after_job2_mb']:.0f} MiB; after job "
+        f"{report['jobs']}: {report['rss_last_mb']:.0f} MiB; growth {report['growth_mb']:+.0f} MiB "
+        f"(target < {TARGET_MB:.0f} MiB: {'met' if report['target_met'] else 'not met'}).",
+        "",
+        "| job | RSS (MiB) | seconds |",
+        "|---:|---:|---:|",
+        *[f"| {r['job']} | {r['rss_mb']:.0f} | {r['seconds']:.0f} |" for r in report["per_job"]],
+        "",
+        "Regenerate with `make bench-memory`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="benchmarks")
+    parser.add_argument("--jobs", type=int, default=20)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = run(args.jobs, Path(tmp))
+    growth = rows[-1]["rss_mb"] - rows[min(1, len(rows) - 1)]["rss_mb"]
+    report = {
+        "jobs": args.jobs,
+        "device": "cuda" if torch.cuda.is_available() else f"cpu ({platform.machine()})",
+        "rss_after_job2_mb": rows[min(1, len(rows) - 1)]["rss_mb"],
+        "rss_last_mb": rows[-1]["rss_mb"],
+        "growth_mb": growth,
+        "target_mb": TARGET_MB,
+        "target_met": growth < TARGET_MB,
+        "per_job": rows,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "memory.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / "memory.md").write_text(render_markdown(report))
+    return report
+
+
+if __name__ == "__main__":
+    main()
