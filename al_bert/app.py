@@ -32,7 +32,7 @@ from al_bert.model.training import TrainingConfig, fit_model
 from al_bert.seeding.builders import SeedError
 from al_bert.strategies.base import Strategy
 from al_bert.tracking.iteration0 import ITERATION0_KEYS, POOL_FIELDS, Iteration0Cache, rows_digest
-from al_bert.tracking.runkey import run_key, sub_key
+from al_bert.tracking.runkey import data_digests, run_key, sub_key
 from al_bert.tracking.store import CorruptStoreError, ResultsStore, RunBusyError
 from al_bert.tracking.wandb_logger import CURVE_COLUMNS, NullTracker, WandbTracker
 from al_bert.weighting.base import Weighting
@@ -160,7 +160,14 @@ def _run_held(
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
     resolved.pop("hydra", None)
-    store.set_status("running", run_key=key, config=resolved, pid=os.getpid(), reason=None)
+    store.set_status(
+        "running",
+        run_key=key,
+        config=resolved,
+        data_digest=data_digests(cfg),
+        pid=os.getpid(),
+        reason=None,
+    )
     _link_job_dir(store.run_dir)
     trackers: list[Any] = []
     records: list[dict[str, Any]] = []

@@ -109,3 +109,29 @@ def test_custom_imbalance_ratio(tmp_path: Path) -> None:
     )
     n, pos = len(task.train), int(task.train["label"].sum())
     assert abs(pos - n / 20) <= 1
+
+
+def test_editing_a_custom_file_changes_the_run_key(tmp_path: Path) -> None:
+    from hydra import compose, initialize_config_dir
+
+    from al_bert.tracking.iteration0 import ITERATION0_KEYS
+    from al_bert.tracking.runkey import run_key, sub_key
+
+    data = tmp_path / "data.csv"
+    _frame().to_csv(data, index=False)
+    overrides = [
+        "dataset=custom",
+        f"dataset.path={data}",
+        "dataset.text_column=body",
+        "dataset.label_column=kind",
+        "dataset.positive_class=spam",
+    ]
+    with initialize_config_dir(config_dir=str(CONF.parent), version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
+    before, m0_before = run_key(cfg), sub_key(cfg, ITERATION0_KEYS)
+    assert run_key(cfg) == before  # stable for the same bytes
+    frame = _frame()
+    frame.loc[0, "body"] = "an edited text"
+    frame.to_csv(data, index=False)
+    assert run_key(cfg) != before
+    assert sub_key(cfg, ITERATION0_KEYS) != m0_before

@@ -24,7 +24,16 @@ from al_bert.model.outputs import PoolOutputs
 POOL_FIELDS = ("probs", "embeddings", "mc_probs", "expected_grad_norms", "labelled_embeddings")
 
 # What M0 depends on (config keys); the strategy and weighting are deliberately absent.
-ITERATION0_KEYS = ("dataset", "scenario", "seed_builder", "seed", "model", "trainer", "limit")
+ITERATION0_KEYS = (
+    "dataset",
+    "data_digest",
+    "scenario",
+    "seed_builder",
+    "seed",
+    "model",
+    "trainer",
+    "limit",
+)
 
 
 def rows_digest(rows: np.ndarray, labels: np.ndarray) -> str:

@@ -1,14 +1,17 @@
 """Run keys: a stable identity of an experiment from its resolved config.
 
-The key ignores where results go, where data is read from and how the job is launched (``hydra``,
+A user's own data files (``dataset=custom``) enter by their content digest. The key ignores where results
+go, where the built-in datasets are read from and how the job is launched (``hydra``,
 ``paths``, ``logger``, launcher settings, the dataset's mirror / cache / download settings), so re-running a
 sweep from another directory, machine or launcher finds its finished runs.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -28,6 +31,40 @@ NON_IDENTITY_KEYS = (
 )
 # Dataset keys that say where the (checksum-verified) files come from, not what they hold.
 DATA_LOCATION_KEYS = ("mirror", "cache_dir", "download", "base_url")
+# Dataset keys naming a user's own data file (dataset=custom): keyed by the file's content.
+DATA_FILE_KEYS = ("path", "test_path", "dev_path")
+
+
+@functools.lru_cache(maxsize=64)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 (16 hex digits) of a file's bytes, computed once per (path, size, mtime)."""
+    stat = Path(path).stat()
+    return _file_digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def data_digests(cfg: DictConfig | dict[str, Any]) -> dict[str, str]:
+    """Content digests of the user data files a config reads (``dataset.path`` etc.), by key.
+
+    The built-in datasets need none: their files are verified against published checksums."""
+    container = (
+        OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    )
+    dataset = container.get("dataset") if isinstance(container, dict) else None
+    if not isinstance(dataset, dict):
+        return {}
+    return {
+        key: file_digest(value)
+        for key in DATA_FILE_KEYS
+        if isinstance(value := dataset.get(key), str) and Path(value).is_file()
+    }
 
 
 def identity(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +78,9 @@ def identity(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
         ident["dataset"] = {
             k: v for k, v in ident["dataset"].items() if k not in DATA_LOCATION_KEYS
         }
+        digests = data_digests({str(k): v for k, v in container.items()})
+        if digests:  # edited data never reuses old results
+            ident["data_digest"] = digests
     return ident
 
 
@@ -53,5 +93,6 @@ def run_key(cfg: DictConfig | dict[str, Any]) -> str:
 def sub_key(cfg: DictConfig | dict[str, Any], keys: tuple[str, ...]) -> str:
     """Key of a subset of the config, e.g. what iteration 0 depends on."""
     ident = identity(cfg)
-    blob = json.dumps({k: ident.get(k) for k in keys}, sort_keys=True, default=str)
+    # Keys a config lacks are left out, so adding an optional key (data_digest) changes no other key.
+    blob = json.dumps({k: ident[k] for k in keys if k in ident}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
