@@ -165,7 +165,7 @@ def main() -> None:
                     flush=True,
                 )
     frame = pd.DataFrame([json.loads(line) for line in path.read_text().splitlines()])
-    summary = frame.groupby("variant").agg(
+    summary = frame.groupby(["variant", "iteration"]).agg(
         auc_mean=("dev_roc_auc", "mean"),
         auc_min=("dev_roc_auc", "min"),
         f1_mean=("dev_f1", "mean"),
