@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from al_bert.data.custom import build_custom_task
+from al_bert.data.errors import DataError
 from al_bert.data.task import SPLIT_COLUMNS, Task
 
 CONF = Path(__file__).parents[1] / "conf" / "dataset"
@@ -135,3 +136,21 @@ def test_editing_a_custom_file_changes_the_run_key(tmp_path: Path) -> None:
     frame.to_csv(data, index=False)
     assert run_key(cfg) != before
     assert sub_key(cfg, ITERATION0_KEYS) != m0_before
+
+
+def test_missing_labels_and_empty_files_fail_naming_the_file_and_rows(tmp_path: Path) -> None:
+    frame = _frame()
+    frame.loc[[3, 17], "kind"] = None
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    with pytest.raises(DataError, match=r"gaps\.csv: 2 missing label\(s\).*rows 3, 17"):
+        build_custom_task(
+            str(tmp_path / "gaps.csv"), "spam", text_column="body", label_column="kind"
+        )
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match=r"empty\.csv cannot be read"):
+        build_custom_task(str(tmp_path / "empty.csv"), "spam")
+    (tmp_path / "header.csv").write_text("body,kind\n")
+    with pytest.raises(DataError, match=r"header\.csv holds no data rows"):
+        build_custom_task(
+            str(tmp_path / "header.csv"), "spam", text_column="body", label_column="kind"
+        )

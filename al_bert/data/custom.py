@@ -33,11 +33,28 @@ _READERS = {
 }
 
 
+class MissingDataFileError(DataError, FileNotFoundError):
+    """A configured data file does not exist."""
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV / TSV / JSONL / JSON / Parquet file (format from the extension, ``.gz`` ok)."""
+    """Read a CSV / TSV / JSONL / JSON / Parquet file (format from the extension, ``.gz`` ok); an
+    empty file, or one without data rows, fails naming the file."""
+    try:
+        frame = _read_table(path)
+    except (pd.errors.EmptyDataError, ValueError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"{Path(path).expanduser()} cannot be read: {error}") from None
+    if frame.empty:
+        raise DataError(f"{Path(path).expanduser()} holds no data rows")
+    return frame
+
+
+def _read_table(path: str | Path) -> pd.DataFrame:
     p = Path(path).expanduser()
     if not p.is_file():
-        raise FileNotFoundError(f"custom dataset file not found: {p}")
+        raise MissingDataFileError(f"custom dataset file not found: {p}")
     suffixes = [s.lower() for s in p.suffixes]
     ext = (
         suffixes[-2]
@@ -95,6 +112,14 @@ def _binary(
             f"(0-based data rows {', '.join(map(str, rows[:10]))}{' ...' if len(rows) > 10 else ''})"
         )
     labels = _label_strings(df[label_column])
+    missing = labels.str.strip() == ""
+    if missing.any():  # an unlabelled row is not a negative
+        rows = np.flatnonzero(missing.to_numpy())
+        raise DataError(
+            f"{file}: {len(rows)} missing label(s) in column {label_column!r} "
+            f"(0-based data rows {', '.join(map(str, rows[:10]))}{' ...' if len(rows) > 10 else ''}); "
+            "label them or remove those rows"
+        )
     classes = sorted(set(labels))
     ids = (
         df[id_column].astype(str).tolist()
