@@ -21,10 +21,11 @@ test:  ## the default test suite (CPU, reads the mirror at ../shared/datasets)
 test-slow:  ## the slow end-to-end tests too
 	$(PYTHON) -m pytest -q -m "slow or not slow"
 
-lint:  ## ruff check, ruff format --check, mypy
+lint:  ## ruff check, ruff format --check, mypy, the import contracts of pyproject.toml (import-linter)
 	$(PYTHON) -m ruff check al_bert tests scripts
 	$(PYTHON) -m ruff format --check al_bert tests scripts
 	$(PYTHON) -m mypy al_bert
+	lint-imports
 
 format:  ## apply ruff fixes and formatting
 	$(PYTHON) -m ruff check --fix al_bert tests scripts

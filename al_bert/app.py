@@ -26,9 +26,9 @@ from al_bert.metrics.classification import classification_metrics
 from al_bert.model.backbones import BackboneConfig, load_tokenizer, tokenizer_id
 from al_bert.model.inference import pool_outputs, predict_rows
 from al_bert.model.module import ALClassifier, NonFiniteLossError
-from al_bert.model.outputs import Need, PoolOutputs
 from al_bert.model.surprisal import MissingMaskedLMHeadError
 from al_bert.model.training import TrainingConfig, fit_model
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.seeding.builders import SeedError
 from al_bert.strategies.base import Strategy
 from al_bert.tracking.iteration0 import ITERATION0_KEYS, POOL_FIELDS, Iteration0Cache, rows_digest

@@ -22,8 +22,8 @@ import numpy as np
 from al_bert.data.datamodule import ALDataModule
 from al_bert.data.task import Task
 from al_bert.model.module import ALClassifier
-from al_bert.model.outputs import Need, PoolOutputs
 from al_bert.oracle import Oracle
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.seeding.builders import Seed, SeedBuilder, require_both_classes
 from al_bert.strategies.base import Strategy
 from al_bert.strategies.random import RandomStrategy

@@ -30,11 +30,12 @@ from hydra.utils import instantiate
 from al_bert.app import make_datamodule
 from al_bert.data.datamodule import ALDataModule
 from al_bert.data.tasks import build_task
-from al_bert.model.backbones import BackboneConfig, bf16_supported
+from al_bert.devices import bf16_supported
+from al_bert.model.backbones import BackboneConfig
 from al_bert.model.inference import pool_outputs
 from al_bert.model.module import ALClassifier
-from al_bert.model.outputs import Need, PoolOutputs
 from al_bert.model.training import TrainingConfig, fit_model
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.strategies.base import Strategy
 from al_bert.weighting.base import Uniform
 

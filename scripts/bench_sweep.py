@@ -126,7 +126,7 @@ def sst2_pool_pass(limit: int | None, model: str) -> dict[str, Any]:
     from al_bert.model.backbones import BackboneConfig
     from al_bert.model.inference import predict_rows
     from al_bert.model.module import ALClassifier
-    from al_bert.model.outputs import PoolOutputs
+    from al_bert.outputs import PoolOutputs
     from al_bert.strategies.least_confidence import LeastConfidence
     from al_bert.weighting.base import Uniform
 

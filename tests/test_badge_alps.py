@@ -11,12 +11,12 @@ import scipy.sparse as sp
 import torch
 from transformers import BertConfig, BertForMaskedLM
 
-from al_bert.model.outputs import Need, PoolOutputs
 from al_bert.model.surprisal import (
     MissingMaskedLMHeadError,
     load_masked_lm,
     surprisal_embeddings,
 )
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.strategies.alps import AlpsStrategy
 from al_bert.strategies.badge import BadgeStrategy, badge_embedding, gradient_embedding
 

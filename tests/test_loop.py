@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from al_bert.loop import ActiveLearningLoop, ALConfig, BudgetError
-from al_bert.model.outputs import Need, PoolOutputs
 from al_bert.oracle import Oracle
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.seeding import (
     ColdStartSeed,
     PositivesSeed,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.strategies.base import Strategy
 from al_bert.strategies.core_set import CoreSet
 from al_bert.strategies.dal import DiscriminativeActiveLearning

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.strategies.base import ScoreStrategy, sample_weighted
 from al_bert.strategies.random import RandomStrategy
 from al_bert.weighting import InvProp, PosProb, Uniform

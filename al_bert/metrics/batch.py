@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from al_bert import index
-from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.outputs import Need, PoolOutputs
 
 
 def diversity(pool: np.ndarray, batch: np.ndarray) -> float:

@@ -40,13 +40,3 @@ def classification_metrics(
         "balanced_accuracy": (recall + specificity) / 2.0,
         "roc_auc": float("nan") if single_class else float(binary_auroc(p, y)),
     }
-
-
-def dev_selection_score(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The dev-set score that picks the best epoch (trainer ``ein_dor``): positive-class F1.
-
-    Paper 1 §3.5 keeps "the best model based on its performance on the dev set" without naming the
-    measure; F1 of the positive class is the paper's headline metric for its imbalanced tasks and equals
-    accuracy's ordering on the balanced ones often enough (docs/reproducibility.md).
-    """
-    return binary_f1_score(probs.float(), labels.long(), threshold=0.5)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -115,13 +114,3 @@ def load_encoder(config: BackboneConfig) -> PreTrainedModel:
 
 def hidden_size(encoder: PreTrainedModel) -> int:
     return int(encoder.config.hidden_size)
-
-
-def bf16_supported(device: torch.device) -> bool:
-    """Whether bf16 autocast is fast and supported on ``device`` (Ampere+ GPUs; CPUs with AVX512-BF16/AMX)."""
-    if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
-    if device.type == "cpu":
-        probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-        return bool(probe()) if callable(probe) else False
-    return False

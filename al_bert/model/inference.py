@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from al_bert.data.datamodule import ALDataModule
 from al_bert.model.gradients import expected_gradient_lengths
 from al_bert.model.module import ALClassifier
-from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.outputs import Need, PoolOutputs
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 from torch import nn
+from torchmetrics.functional.classification import binary_f1_score
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
 from al_bert.model.backbones import BackboneConfig, hidden_size, load_encoder
@@ -96,8 +97,6 @@ class ALClassifier(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if not self._val_probs:
             return
-        from al_bert.metrics.classification import dev_selection_score
-
         probs = torch.cat(self._val_probs)
         labels = torch.cat(self._val_labels)
         self._val_probs.clear()
@@ -131,3 +130,13 @@ class ALClassifier(L.LightningModule):
         warmup = int(self.optim.warmup_ratio * self.total_steps)
         schedule = get_linear_schedule_with_warmup(optimizer, warmup, self.total_steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def dev_selection_score(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The dev-set score that picks the best epoch (trainer ``ein_dor``): positive-class F1.
+
+    Paper 1 §3.5 keeps "the best model based on its performance on the dev set" without naming the
+    measure; F1 of the positive class is the paper's headline metric for its imbalanced tasks and equals
+    accuracy's ordering on the balanced ones often enough (docs/reproducibility.md).
+    """
+    return binary_f1_score(probs.float(), labels.long(), threshold=0.5)

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from al_bert.data.datamodule import ALDataModule
-from al_bert.model.backbones import BackboneConfig, bf16_supported
+from al_bert.devices import bf16_supported
+from al_bert.model.backbones import BackboneConfig
 from al_bert.model.module import ALClassifier, OptimConfig
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from al_bert.index import nearest_to_centers, weighted_kmeans
-from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.strategies.base import Strategy, check_selectable
 
 

@@ -34,7 +34,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from al_bert.index import kmeans_pp_seeding
-from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.strategies.base import Strategy, check_selectable
 
 

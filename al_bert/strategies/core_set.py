@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from al_bert.index import greedy_k_center
-from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.strategies.base import Strategy, check_selectable
 
 

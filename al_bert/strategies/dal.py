@@ -38,8 +38,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from al_bert.model.backbones import bf16_supported
-from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.devices import bf16_supported
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.strategies.base import Strategy, check_selectable, top_k_weighted
 
 

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import entr
 
-from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.strategies.base import ScoreStrategy
 
 

@@ -30,7 +30,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.strategies.base import ScoreStrategy
 from al_bert.strategies.least_confidence import binary_entropy
 

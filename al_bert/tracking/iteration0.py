@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from filelock import FileLock
 
-from al_bert.model.outputs import PoolOutputs
+from al_bert.outputs import PoolOutputs
 
 POOL_FIELDS = ("probs", "embeddings", "mc_probs", "expected_grad_norms", "labelled_embeddings")
 

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from al_bert.model.outputs import Need, PoolOutputs
+from al_bert.outputs import Need, PoolOutputs
 from al_bert.weighting.base import Weighting
 
 
