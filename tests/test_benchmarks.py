@@ -26,3 +26,21 @@ def test_select_report_has_every_strategy_and_renders_its_markdown():
         ratio = report["strategies"][name]["ratio_to_one_pass"]
         assert report["targets_met"][name] == (ratio <= limit)
     assert bench.render_markdown(report) == (REPO / "benchmarks/select.md").read_text()
+
+
+def test_gpu_check_dry_run_checks_the_backends_this_machine_has(tmp_path):
+    import os
+    import subprocess
+
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts/gpu_check.sh"), "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "scripts/bench_select.py --out benchmarks/gpu" in result.stdout
+    report = json.loads((tmp_path / "al-bert-gpu-check-dry-run" / "backends.json").read_text())
+    assert report["all_agree"] and "torch" in report["backends"]
+    assert set(report["agree"]["torch"]) == {"core_set", "badge", "kmeans_pp", "knn"}
