@@ -8,6 +8,7 @@ import hashlib
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -486,6 +487,20 @@ def format_table(records: list[dict[str, Any]]) -> str:
     return frame[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
+def quiet_frameworks() -> None:
+    """Silence framework chatter at its source: Lightning's info banners and tips (device, precision,
+    "max_epochs reached"), transformers' load reports and progress bars, and warnings known to be harmless
+    here. Warnings and errors still show; ``verbose=true`` skips this."""
+    from transformers.utils import logging as hf_logging
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning", "faiss.loader"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+
+
 def configure_threads(cfg: DictConfig) -> None:
     """Torch threads per job (``threads``; 0 = torch's default) so parallel jobs do not oversubscribe."""
     threads = int(cfg.get("threads", 0) or 0)
@@ -498,6 +513,8 @@ def configure_threads(cfg: DictConfig) -> None:
 
 def main_entry(cfg: DictConfig) -> None:
     """Hydra task function: a failed run of a sweep is recorded and the sweep goes on."""
+    if not cfg.get("verbose", False):
+        quiet_frameworks()
     configure_threads(cfg)
     try:
         run_experiment(cfg)

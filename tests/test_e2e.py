@@ -291,3 +291,22 @@ def test_cli_bad_value_prints_one_line_without_traceback(tmp_path):
     assert "Traceback" not in result.stderr + result.stdout
     failed = [line for line in result.stderr.splitlines() if "run failed" in line]
     assert len(failed) == 1 and "trainer.lr=-1" in failed[0]
+
+
+def test_console_is_quiet_by_default(tmp_path):
+    """Framework banners and tips are silenced at their source unless verbose=true."""
+    args = [sys.executable, "-m", "al_bert", f"paths.output_root={tmp_path}", "model=tiny", *SMALL]
+    quiet = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    console = quiet.stdout + quiet.stderr
+    for noise in ("Tip:", "GPU available", "Loading weights", "LeafSpec", "faiss.loader", "max_epochs"):
+        assert noise not in console
+    assert len(console.strip().splitlines()) <= 8  # thread line, the table (header + 3 rows), results
+    loud = subprocess.run(
+        [*args, "verbose=true", "resume=false", f"paths.output_root={tmp_path / 'loud'}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert loud.returncode == 0 and "GPU available" in loud.stdout + loud.stderr

@@ -144,7 +144,7 @@ def expected_gradient_lengths(
         if bf16
         else contextlib.nullcontext()
     )
-    for batch in tqdm(loader, desc="full-model EGL", leave=False):
+    for batch in tqdm(loader, desc="full-model EGL", leave=False, disable=None):
         batch = {k: v.to(device) for k, v in batch.items()}
         target = order[start : start + batch["input_ids"].shape[0]]
         start += target.size

@@ -62,7 +62,9 @@ def predict_rows(
     torch.manual_seed(mc_seed)
     start = 0
     for batch in tqdm(
-        loader, desc=progress or f"infer {split}", disable=progress is None, leave=False
+        loader,
+        desc=progress or f"infer {split}",
+        disable=True if progress is None else None,  # None: only on a terminal, leave=False
     ):
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         target = order[start : start + batch["input_ids"].shape[0]]

@@ -27,6 +27,7 @@ NON_IDENTITY_KEYS = (
     "share_iteration0",
     "threads",
     "print_table",
+    "verbose",
     "run",
 )
 # Dataset keys that say where the (checksum-verified) files come from, not what they hold.
