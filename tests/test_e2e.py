@@ -299,9 +299,18 @@ def test_console_is_quiet_by_default(tmp_path):
     quiet = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     console = quiet.stdout + quiet.stderr
-    for noise in ("Tip:", "GPU available", "Loading weights", "LeafSpec", "faiss.loader", "max_epochs"):
+    for noise in (
+        "Tip:",
+        "GPU available",
+        "Loading weights",
+        "LeafSpec",
+        "faiss.loader",
+        "max_epochs",
+    ):
         assert noise not in console
-    assert len(console.strip().splitlines()) <= 8  # thread line, the table (header + 3 rows), results
+    assert (
+        len(console.strip().splitlines()) <= 8
+    )  # thread line, the table (header + 3 rows), results
     loud = subprocess.run(
         [*args, "verbose=true", "resume=false", f"paths.output_root={tmp_path / 'loud'}"],
         cwd=REPO,
