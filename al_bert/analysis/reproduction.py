@@ -201,13 +201,15 @@ def claim_batch_properties(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     if rows.empty or "diversity" not in rows:
         return pd.DataFrame(), "_No finished paper-1 runs with batch analyses yet._\n"
     out = []
-    for (scenario, strategy), group in rows.groupby(["scenario", "strategy"]):
+    # Per dataset: batch properties depend on the embedding space, so datasets are not mixed.
+    for (scenario, variant, strategy), group in rows.groupby(["scenario", "variant", "strategy"]):
         for prop in ("diversity", "representativeness"):
             per_seed = group.groupby("seed")[prop].mean().to_numpy()
             mean, low, high = mean_confidence_interval(per_seed)
             out.append(
                 {
                     "scenario": scenario,
+                    "variant": variant,
                     "strategy": strategy,
                     "property": prop,
                     "mean": mean,
@@ -218,7 +220,7 @@ def claim_batch_properties(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
             )
     data = pd.DataFrame(out)
     lines = []
-    for scenario, group in data.groupby("scenario"):
+    for (scenario, variant), group in data.groupby(["scenario", "variant"]):
         div = group[group["property"] == "diversity"].set_index("strategy")["mean"]
         rep = group[group["property"] == "representativeness"].set_index("strategy")["mean"]
         cells = [
@@ -232,7 +234,7 @@ def claim_batch_properties(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
             for s in sorted(div.index, key=lambda s: -div[s])
         ]
         lines += [
-            f"**{scenario!s}**",
+            f"**{variant!s} — {scenario!s}**",
             "",
             markdown_table(
                 ["strategy", "diversity [95% CI]", "rank", "representativeness [95% CI]", "rank"],
