@@ -173,7 +173,7 @@ def _run_held(
     trackers: list[Any] = []
     records: list[dict[str, Any]] = []
     try:
-        task: Task = _instantiate_task(cfg)
+        task: Task = _instantiate(cfg.dataset, "dataset")
         limits = cfg.get("limit") or {}
         if limits.get("train") or limits.get("eval"):
             task = task.subsample(limits.get("train"), limits.get("eval"), seed=0)
@@ -221,12 +221,6 @@ def _run_held(
         print(format_table(records))
         print(f"results: {store.results_path}")
     return records
-
-
-def _instantiate_task(cfg: DictConfig) -> Task:
-    """The dataset's Task; a data error raised inside Hydra's instantiate is re-raised unwrapped."""
-    task: Task = _instantiate(cfg.dataset, "dataset")
-    return task
 
 
 def _fail(store: ResultsStore, trackers: list[Any], error: BaseException, hint: str = "") -> None:
