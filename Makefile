@@ -4,7 +4,7 @@ SCALE ?= smoke
 export AL_BERT_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format run table-datasets bench-select bench-sweep bench-memory tables clean reproduce \
+.PHONY: help install test test-slow lint format run table-datasets bench-select bench-sweep bench-memory bench-peers tables clean reproduce \
 	figure-ein-dor-1 figure-ein-dor-2 table-ein-dor-2 table-ein-dor-3 table-fairstein-2 \
 	table-fairstein-3 table-fairstein-4 table-fairstein-5 table-fairstein-6 table-fairstein-11
 
@@ -45,6 +45,9 @@ bench-memory:  ## benchmarks/memory.{md,json}: resident memory after each of 20 
 
 bench-sweep:  ## benchmarks/sweep.{md,json}: shared iteration 0 vs independent runs, phases, 67k pool
 	$(PYTHON) scripts/bench_sweep.py --out benchmarks
+
+bench-peers:  ## benchmarks/peers.{md,json}: al-bert vs small-text and baal per selection step (pip install -e ".[bench]")
+	$(PYTHON) scripts/bench_peers.py --out benchmarks
 
 reproduce:  ## docs/reproduction.md: run what is missing of sweeps/reproduce.yaml (SCALE=cpu|paper), then the report
 	$(PYTHON) sweeps/run_sweep.py reproduce --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),cpu) --skip-analysis

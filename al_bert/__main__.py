@@ -1,8 +1,9 @@
-"""``python -m al_bert [overrides] [-m sweep overrides]`` — the Hydra entry point."""
+"""``al-bert [overrides] [-m sweep overrides]`` (= ``python -m al_bert …``) — the Hydra entry point."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -24,11 +25,20 @@ def hoist_multirun_flag(argv: list[str]) -> list[str]:
     return [argv[0], "--multirun", *rest]
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> None:
-    main_entry(cfg)
+# An absolute path: the same configs whether started as `python -m al_bert` or as the `al-bert` script.
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=CONF, config_name="config")
+def main(cfg: DictConfig) -> str:
+    return main_entry(cfg)
+
+
+def cli() -> None:
+    """The ``al-bert`` console script: ``-m`` may stand anywhere among the overrides."""
+    sys.argv = hoist_multirun_flag(sys.argv)
+    main()
 
 
 if __name__ == "__main__":
-    sys.argv = hoist_multirun_flag(sys.argv)
-    main()
+    cli()

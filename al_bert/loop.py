@@ -4,6 +4,9 @@ seed L0 → fit M0 from the pretrained weights → for t = 1..T: one pool infere
 the strategy selects k rows of U → the oracle reveals their labels → fit M_t from the pretrained weights
 on L_t → evaluate on test → append the iteration's record.
 
+The loop drives a :class:`~al_bert.learner.Learner` (fit / infer / predict_test / release) and knows no
+model, no concrete strategy and no file format beyond the results store.
+
 Resume: after each finished iteration the labelled set is saved atomically; every random choice of
 iteration t draws from a generator derived from (seed, t), so a resumed run makes the same choices as
 an uninterrupted one, and the models are refit deterministically.
@@ -13,28 +16,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from al_bert.data.datamodule import ALDataModule
 from al_bert.data.task import Task
-from al_bert.model.module import ALClassifier
+from al_bert.errors import BudgetError
+from al_bert.learner import Learner
+from al_bert.metrics.classification import classification_metrics
 from al_bert.oracle import Oracle
-from al_bert.outputs import Need, PoolOutputs
-from al_bert.seeding.builders import Seed, SeedBuilder, require_both_classes
-from al_bert.strategies.base import Strategy
-from al_bert.strategies.random import RandomStrategy
+from al_bert.outputs import InferenceRequest, PoolOutputs
+from al_bert.seeding.builders import InitialSet, SeedBuilder, require_both_classes
+from al_bert.strategies.base import Strategy, sample_weighted
 from al_bert.tracking.store import ResultsStore
-from al_bert.weighting.base import Uniform, Weighting
+from al_bert.weighting.base import Weighting
 
 log = logging.getLogger(__name__)
-
-
-class BudgetError(ValueError):
-    """The run asks for more examples than the pool holds."""
 
 
 @dataclass(frozen=True)
@@ -52,24 +51,23 @@ class ALConfig:
 
 
 class Tracker(Protocol):
+    """Receives every finished iteration's record (W&B, the console)."""
+
     def log_iteration(self, record: dict[str, Any]) -> None: ...
+
+
+class Progress(Protocol):
+    """Told when an iteration enters a phase (``train``, ``infer``, ``select``, ``evaluate``)."""
+
+    def phase(self, iteration: int, name: str) -> None: ...
 
 
 class BatchAnalysis(Protocol):
     """Per-iteration statistics of a selected batch, from the same pool inference the strategy used."""
 
-    needs: frozenset[Need]
+    request: InferenceRequest
 
     def __call__(self, outputs: PoolOutputs, selected: np.ndarray) -> dict[str, float]: ...
-
-
-# fit(rows, labels, iteration) -> M_t; evaluate(M_t, iteration) -> test metrics;
-# infer(M_{t-1}, pool rows, labelled rows, their labels, needs, t) -> PoolOutputs
-FitFn = Callable[[np.ndarray, np.ndarray, int], ALClassifier]
-InferFn = Callable[
-    [ALClassifier, np.ndarray, np.ndarray, np.ndarray, frozenset[Need], int], PoolOutputs
-]
-EvalFn = Callable[[ALClassifier, int], dict[str, float]]
 
 
 def derived_rng(seed: int, iteration: int, purpose: int) -> np.random.Generator:
@@ -87,7 +85,7 @@ class LabelledSet:
     joined: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
-    def from_seed(cls, seed: Seed) -> LabelledSet:
+    def from_initial(cls, seed: InitialSet) -> LabelledSet:
         return cls(seed.rows, seed.labels, seed.annotated, np.zeros(seed.rows.size, dtype=np.int64))
 
     def add(self, rows: np.ndarray, labels: np.ndarray, iteration: int) -> None:
@@ -127,29 +125,28 @@ class ActiveLearningLoop:
         self,
         *,
         task: Task,
-        datamodule: ALDataModule,
+        learner: Learner,
         strategy: Strategy,
         weighting: Weighting,
         seed_builder: SeedBuilder,
         al: ALConfig,
         seed: int,
         store: ResultsStore,
-        fit: FitFn,
-        infer: InferFn,
-        evaluate: EvalFn,
         trackers: Sequence[Tracker] = (),
         analyses: Sequence[BatchAnalysis] = (),
+        progress: Progress | None = None,
         run_info: dict[str, Any] | None = None,
         scenario: str = "",
     ) -> None:
-        self.task, self.datamodule = task, datamodule
+        self.task, self.learner = task, learner
         self.strategy, self.weighting, self.seed_builder = strategy, weighting, seed_builder
         self.al, self.seed, self.store = al, seed, store
-        self.fit, self.infer, self.evaluate = fit, infer, evaluate
         self.trackers, self.analyses = list(trackers), list(analyses)
+        self.progress = progress
         self.run_info = dict(run_info or {})
         self.scenario = scenario
         self.oracle = Oracle(task.train["label"].to_numpy())
+        self.test_labels = task.test["label"].to_numpy()
         self.ids = task.train["id"].astype(str).to_numpy()
 
     # ------------------------------------------------------------------ checks
@@ -164,14 +161,21 @@ class ActiveLearningLoop:
             )
 
     @property
-    def needs(self) -> frozenset[Need]:
-        needs = set(self.strategy.needs) | set(self.weighting.needs)
+    def request(self) -> InferenceRequest:
+        """One pool inference for the strategy, the weighting and every batch analysis."""
+        request = self.strategy.request | self.weighting.request
         for analysis in self.analyses:
-            needs |= analysis.needs
-        return frozenset(needs)
+            request = request | analysis.request
+        return request
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> list[dict[str, Any]]:
+        try:
+            return self._run()
+        finally:
+            self.learner.release()
+
+    def _run(self) -> list[dict[str, Any]]:
         records = self.store.records()
         state = self.store.load_state()
         if records:
@@ -182,22 +186,25 @@ class ActiveLearningLoop:
                 labelled = LabelledSet.from_state(state["labelled"]).upto(start - 1)
             log.info("resuming %s at iteration %d", self.store.run_dir, start)
         else:
-            labelled = LabelledSet.from_seed(self._build_seed())
+            labelled = LabelledSet.from_initial(self._initial_set())
             start = 0
         self.check_budget(int(labelled.upto(0).rows.size))
-        model: ALClassifier | None = None
-        if start > 0 and start <= self.al.iterations:
-            model = self._fit(labelled, start - 1)[0]
+        has_model = False
+        if 0 < start <= self.al.iterations:
+            has_model = self._fit(labelled, start - 1)[0]
         for iteration in range(start, self.al.iterations + 1):
             timings: dict[str, float] = {}
             selected = np.zeros(0, dtype=np.int64)
             batch_stats: dict[str, float] = {}
             if iteration > 0:
-                selected, batch_stats = self._select(model, labelled, iteration, timings)
+                selected, batch_stats = self._select(has_model, labelled, iteration, timings)
                 labelled.add(selected, self.oracle.label(selected), iteration)
-            model, timings["train_seconds"] = self._fit(labelled, iteration)
+            has_model, timings["train_seconds"] = self._fit(labelled, iteration)
             started = time.perf_counter()
-            metrics = self.evaluate(model, iteration) if model is not None else {}
+            metrics: dict[str, float] = {}
+            if has_model:
+                self._phase(iteration, "evaluate")
+                metrics = classification_metrics(self.learner.predict_test(), self.test_labels)
             timings["eval_seconds"] = time.perf_counter() - started
             record = self._record(iteration, labelled, selected, metrics, timings, batch_stats)
             # State first: a kill between the two writes redoes this iteration identically.
@@ -208,19 +215,23 @@ class ActiveLearningLoop:
             records.append(record)
         return records
 
-    def _build_seed(self) -> Seed:
-        seed = self.seed_builder.build(self.task, self.oracle, derived_rng(self.seed, 0, 0))
-        require_both_classes(seed, self.task, self.scenario)
-        return seed
+    def _phase(self, iteration: int, name: str) -> None:
+        if self.progress is not None:
+            self.progress.phase(iteration, name)
+
+    def _initial_set(self) -> InitialSet:
+        initial = self.seed_builder.build(self.task, self.oracle, derived_rng(self.seed, 0, 0))
+        require_both_classes(initial, self.task, self.scenario)
+        return initial
 
     def _rebuild_labelled(self, records: list[dict[str, Any]]) -> LabelledSet:
         """L after the recorded iterations, from ``results.jsonl`` alone (the source of truth): the
-        seed is rebuilt deterministically and every recorded batch is labelled again by the oracle."""
+        initial set is rebuilt deterministically and every recorded batch is labelled again."""
         log.warning(
             "%s has results but no readable state.json: rebuilding L from the results",
             self.store.run_dir,
         )
-        labelled = LabelledSet.from_seed(self._build_seed())
+        labelled = LabelledSet.from_initial(self._initial_set())
         position = {row_id: i for i, row_id in enumerate(self.ids)}
         for record in records:
             if int(record["iteration"]) == 0:
@@ -229,45 +240,50 @@ class ActiveLearningLoop:
             labelled.add(rows, self.oracle.label(rows), int(record["iteration"]))
         return labelled
 
-    def _fit(self, labelled: LabelledSet, iteration: int) -> tuple[ALClassifier | None, float]:
+    def _fit(self, labelled: LabelledSet, iteration: int) -> tuple[bool, float]:
+        """Fit M_iteration on L (nothing to fit on an empty L: cold start); (has a model, seconds)."""
         if labelled.rows.size == 0:
-            return None, 0.0
+            self.learner.release()
+            return False, 0.0
+        self._phase(iteration, "train")
         started = time.perf_counter()
-        model = self.fit(labelled.rows, labelled.labels, iteration)
-        return model, time.perf_counter() - started
+        self.learner.fit(labelled.rows, labelled.labels, iteration)
+        return True, time.perf_counter() - started
 
     def _select(
         self,
-        model: ALClassifier | None,
+        has_model: bool,
         labelled: LabelledSet,
         iteration: int,
         timings: dict[str, float],
     ) -> tuple[np.ndarray, dict[str, float]]:
         pool = np.setdiff1d(np.arange(len(self.task.train)), labelled.rows)
         rng = derived_rng(self.seed, iteration, 1)
-        strategy, weighting = self.strategy, self.weighting
-        started = time.perf_counter()
-        if model is None:
+        if not has_model:
             # Cold start (paper 2 §5.9): no model yet, so the first batch is uniform random.
-            outputs = PoolOutputs(pool_positions=pool)
-            strategy, weighting = RandomStrategy(), Uniform()
-        else:
-            outputs = self.infer(model, pool, labelled.rows, labelled.labels, self.needs, iteration)
-        timings["infer_seconds"] = time.perf_counter() - started
+            timings["infer_seconds"] = 0.0
+            started = time.perf_counter()
+            chosen = sample_weighted(np.ones(pool.size), self.al.batch_size, rng)
+            timings["select_seconds"] = time.perf_counter() - started
+            return pool[chosen], {}
+        self._phase(iteration, "infer")
         started = time.perf_counter()
-        weights = weighting(outputs)
+        outputs = self.learner.infer(self.request, pool, labelled.rows, labelled.labels, iteration)
+        timings["infer_seconds"] = time.perf_counter() - started
+        self._phase(iteration, "select")
+        started = time.perf_counter()
+        weights = self.weighting(outputs)
         chosen = np.asarray(
-            strategy.select(outputs, weights, self.al.batch_size, rng), dtype=np.int64
+            self.strategy.select(outputs, weights, self.al.batch_size, rng), dtype=np.int64
         )
         timings["select_seconds"] = time.perf_counter() - started
         if chosen.size != self.al.batch_size or np.unique(chosen).size != chosen.size:
             raise AssertionError(
-                f"strategy {strategy.name} returned {chosen.size} rows, some repeated"
+                f"strategy {self.strategy.name} returned {chosen.size} rows, some repeated"
             )
         stats: dict[str, float] = {}
-        if model is not None:
-            for analysis in self.analyses:
-                stats.update(analysis(outputs, chosen))
+        for analysis in self.analyses:
+            stats.update(analysis(outputs, chosen))
         return pool[chosen], stats
 
     def _record(

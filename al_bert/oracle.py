@@ -1,4 +1,4 @@
-"""The oracle: the one holder of the pool's gold labels (design.md)."""
+"""The oracle: the one holder of the pool's gold labels."""
 
 from __future__ import annotations
 

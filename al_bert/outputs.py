@@ -1,8 +1,9 @@
 """What one pool inference pass produces, shared by strategies, weightings and batch analyses.
 
-The loop asks the model once per iteration for the union of what the active strategy, the weighting and
-the analyses declare they ``need`` (design.md: "predict once over U → PoolOutputs"). Gold labels of the
-pool are never part of it: only the :class:`~al_bert.loop.Oracle` holds them.
+The loop asks the learner once per iteration for the union of the :class:`InferenceRequest` the active
+strategy, the weighting and the batch analyses declare (docs/architecture.md: "predict once over U →
+PoolOutputs"). Gold labels of the pool are never part of it: only the :class:`~al_bert.oracle.Oracle`
+holds them. This module is a leaf of the package graph (it imports nothing from al_bert).
 """
 
 from __future__ import annotations
@@ -32,6 +33,30 @@ class Need(str, Enum):
     """ALPS surprisal embeddings from the pretrained masked-LM head, shape (n, max tokens)."""
 
 
+@dataclass(frozen=True)
+class InferenceRequest:
+    """What one pool inference must produce: the outputs (``needs``) and how to compute them.
+
+    Strategies, weightings and batch analyses declare theirs as the ``request`` attribute; the loop asks the
+    learner once per iteration for the union (:meth:`__or__`).
+    """
+
+    needs: frozenset[Need] = frozenset()
+    mc_passes: int = 0
+    """T stochastic passes with dropout on for :attr:`Need.MC_PROBS` (0: none asked)."""
+
+    def __post_init__(self) -> None:
+        if Need.MC_PROBS in self.needs and self.mc_passes < 1:
+            raise ValueError("a request for MC-dropout probabilities needs mc_passes ≥ 1")
+
+    def __or__(self, other: InferenceRequest) -> InferenceRequest:
+        return InferenceRequest(self.needs | other.needs, max(self.mc_passes, other.mc_passes))
+
+    def only(self, needs: frozenset[Need]) -> InferenceRequest:
+        """The same request restricted to ``needs`` (MC passes kept only if MC samples remain asked)."""
+        return InferenceRequest(needs, self.mc_passes if Need.MC_PROBS in needs else 0)
+
+
 @dataclass
 class PoolOutputs:
     """Model outputs over the unlabelled pool U (and, when asked, the labelled set L).
@@ -48,8 +73,6 @@ class PoolOutputs:
     labelled_positions: np.ndarray | None = None
     labelled_embeddings: np.ndarray | None = None
     labelled_labels: np.ndarray | None = None
-    classifier_weight: np.ndarray | None = None
-    """The classification layer's weight, shape (classes, d); closed-form gradients (EGL, BADGE) use it."""
 
     def __len__(self) -> int:
         return int(len(self.pool_positions))

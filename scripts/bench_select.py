@@ -7,6 +7,12 @@ fine-tuned on a 200-example seed. For every strategy: the time of the pool infer
 bf16 autocast where supported) against a naive loop (random order, fp32, ``model(**batch)`` per batch).
 
     python scripts/bench_select.py --out benchmarks            # writes select.md and select.json
+    python scripts/bench_select.py --out benchmarks --big-pool # adds the 67k-row SST-2 pool section
+
+``--big-pool`` selects 50 rows with Core-Set and BADGE from the whole SST-2 train split (67,349 sentences):
+one pool pass of the packaged MiniLM (pretrained encoder, untrained head: the cost of a selection does not
+depend on how the model was fine-tuned), then each selection timed, in a child process whose peak resident
+memory is recorded (``ru_maxrss``) next to its resident memory before the selection.
 """
 
 from __future__ import annotations
@@ -27,15 +33,16 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from al_bert.app import make_datamodule
 from al_bert.data.datamodule import ALDataModule
+from al_bert.data.fetch import FetchSettings
 from al_bert.data.tasks import build_task
 from al_bert.devices import bf16_supported
 from al_bert.model.backbones import BackboneConfig
 from al_bert.model.inference import pool_outputs
+from al_bert.model.learner import build_datamodule
 from al_bert.model.module import ALClassifier
 from al_bert.model.training import TrainingConfig, fit_model
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import Strategy
 from al_bert.weighting.base import Uniform
 
@@ -62,7 +69,7 @@ TARGETS = {
     "dal": 1.1,
     "mc_dropout": 10.5,
 }
-PLAIN_NEEDS = frozenset({Need.PROBS, Need.EMBEDDINGS})
+PLAIN_PASS = InferenceRequest(frozenset({Need.PROBS, Need.EMBEDDINGS}))
 
 
 class StrategyTimeout(Exception):
@@ -119,6 +126,59 @@ def naive_pass(
             logits, _ = module(enc["input_ids"], enc["attention_mask"])
             torch.softmax(logits, dim=-1)
     return time.perf_counter() - started
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def big_pool(labelled_size: int = 200, k: int = 50) -> dict[str, Any]:
+    """Core-Set and BADGE selections of ``k`` on the whole SST-2 pool (run in a child process)."""
+    import resource
+
+    mirror = os.environ.get("AL_BERT_DATA_MIRROR") or str(REPO.parent / "shared" / "datasets")
+    task = build_task(
+        "sst2", imbalance_ratio=None, fetch=FetchSettings(mirror=mirror, download=False)
+    )
+    backbone = BackboneConfig(**compose_config([]).model)
+    training = TrainingConfig(name="fast", max_length=64, eval_batch_size=256)
+    device = training.device()
+    bf16 = bf16_supported(device)
+    datamodule = build_datamodule(task, backbone, training)
+    datamodule.setup()
+    module = ALClassifier(backbone, training.optim(backbone), total_steps=1).eval()
+    rng = np.random.default_rng(0)
+    labelled = np.sort(rng.choice(len(task.train), labelled_size, replace=False))
+    pool = np.setdiff1d(np.arange(len(task.train)), labelled)
+    labels = task.train["label"].to_numpy()[labelled]
+    needs = frozenset({Need.PROBS, Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
+    started = time.perf_counter()
+    outputs = pool_outputs(
+        module, datamodule, pool, labelled, labels, needs, device=device, bf16=bf16
+    )
+    inference = time.perf_counter() - started
+    rss_before = _rss_mb()
+    results: dict[str, Any] = {}
+    for name in ("core_set", "badge"):
+        strategy = load_strategy(name)
+        started = time.perf_counter()
+        chosen = strategy.select(outputs, Uniform()(outputs), k, np.random.default_rng(1))
+        seconds = time.perf_counter() - started
+        assert len(set(np.asarray(chosen).tolist())) == k
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        results[name] = {"seconds": round(seconds, 3), "peak_rss_mb": round(peak, 1)}
+        print(f"{name:10s} {seconds:8.2f} s  peak RSS {peak:.0f} MB", flush=True)
+    return {
+        "pool_size": int(pool.size),
+        "labelled": labelled_size,
+        "k": k,
+        "dim": int(outputs.require("embeddings").shape[1]),
+        "device": f"{device.type} ({torch.get_num_threads()} threads), bf16 {bf16}",
+        "inference_seconds": round(inference, 2),
+        "rss_before_mb": round(rss_before, 1),
+        "strategies": results,
+    }
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -182,6 +242,31 @@ def render_markdown(report: dict[str, Any]) -> str:
             "CPU's bf16 matmul peak for such small shapes) plus the optimizer and autograd cost of "
             "~1,250 small steps. The target's 10 % of a pass leaves less.",
         ]
+    big = report.get("big_pool")
+    if big:
+        lines += [
+            "",
+            f"## Selection on the whole SST-2 pool ({big['pool_size']:,} sentences)",
+            "",
+            f"{big['device']}; one pool pass (probabilities + embeddings, d = {big['dim']}): "
+            f"{big['inference_seconds']:.1f} s; resident memory before selecting: "
+            f"{big['rss_before_mb']:.0f} MB.",
+            "",
+            "| strategy | selection of 50 (s) | peak resident memory (MB) | peak − before (MB) |",
+            "|---|---|---|---|",
+        ]
+        for name, value in big["strategies"].items():
+            lines.append(
+                f"| {name} | {value['seconds']:.2f} | {value['peak_rss_mb']:.0f} | "
+                f"{value['peak_rss_mb'] - big['rss_before_mb']:.0f} |"
+            )
+        lines += [
+            "",
+            "Core-Set keeps one running minimum distance per pool row (k passes of n × d); BADGE "
+            "never materialises the n × (C·d) gradient embeddings (k-means++ on the factorised "
+            "distance). Peaks are the child process's `ru_maxrss` after each selection, so each "
+            "row's peak covers the selections before it too.",
+        ]
     lines += [
         "",
         "Paper 1 Table 2 (K80 GPU, BERT-base, 7,000 examples, seconds): Random < 1, LC 84, Dropout 840, "
@@ -216,19 +301,43 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="repeat only strategies whose run took less than this many seconds",
     )
     parser.add_argument("--render", action="store_true", help="rebuild select.md from select.json")
+    parser.add_argument(
+        "--big-pool", action="store_true", help="add the 67k-row SST-2 section to select.json/md"
+    )
+    parser.add_argument("--big-pool-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.big_pool_child:
+        print("BIG_POOL " + json.dumps(big_pool()), flush=True)
+        return {}
+    if args.big_pool:
+        import subprocess
+        import sys
+
+        child = subprocess.run(
+            [sys.executable, __file__, "--big-pool-child"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        line = next(x for x in child.stdout.splitlines() if x.startswith("BIG_POOL "))
+        path = Path(args.out) / f"select{args.suffix}.json"
+        saved = json.loads(path.read_text())
+        saved["big_pool"] = json.loads(line.removeprefix("BIG_POOL "))
+        path.write_text(json.dumps(saved, indent=1) + "\n")
+        (Path(args.out) / f"select{args.suffix}.md").write_text(render_markdown(saved))
+        return saved
     if args.render:
         saved = json.loads((Path(args.out) / f"select{args.suffix}.json").read_text())
         (Path(args.out) / f"select{args.suffix}.md").write_text(render_markdown(saved))
         return saved
 
     mirror = os.environ.get("AL_BERT_DATA_MIRROR") or str(REPO.parent / "shared" / "datasets")
-    task = build_task("subjectivity", mirror=mirror)
+    task = build_task("subjectivity", fetch=FetchSettings(mirror=mirror))
     backbone = BackboneConfig(**compose_config([]).model)  # the default backbone preset
     training = TrainingConfig(name="fast", max_epochs=3, lr=1e-4, batch_size=16, max_length=100)
     device = training.device()
     bf16 = bf16_supported(device)
-    datamodule = make_datamodule(task, backbone, training)
+    datamodule = build_datamodule(task, backbone, training)
     datamodule.setup()
     rng = np.random.default_rng(0)
     labelled = np.sort(rng.choice(len(task.train), 200, replace=False))
@@ -236,28 +345,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     pool = np.setdiff1d(np.arange(len(task.train)), labelled)[: args.pool]
     model = fit_model(backbone, training, datamodule, labelled, labels, seed=0)
 
-    def timed_outputs(needs: frozenset[Need], mc_passes: int = 0) -> tuple[Any, float]:
+    def timed_outputs(request: InferenceRequest) -> tuple[Any, float]:
         if device.type == "cuda":
             torch.cuda.synchronize()
         started = time.perf_counter()
         out = pool_outputs(
-            model, datamodule, pool, labelled, labels, needs,
-            device=device, bf16=bf16, mc_passes=mc_passes,
+            model, datamodule, pool, labelled, labels, request.needs,
+            device=device, bf16=bf16, mc_passes=request.mc_passes,
         )  # fmt: skip
         if device.type == "cuda":
             torch.cuda.synchronize()
         return out, time.perf_counter() - started
 
-    timed_outputs(PLAIN_NEEDS)  # warm-up (allocations, kernels)
-    one_pass = min(timed_outputs(PLAIN_NEEDS)[1] for _ in range(2))
+    timed_outputs(PLAIN_PASS)  # warm-up (allocations, kernels)
+    one_pass = min(timed_outputs(PLAIN_PASS)[1] for _ in range(2))
     naive = naive_pass(model, datamodule, pool, batch=256)
 
     def run_strategy(strategy: Strategy) -> tuple[float, np.ndarray]:
         """Seconds for the inference ``strategy`` declares plus its selection of 50."""
-        needs = frozenset(strategy.needs)
         started = time.perf_counter()
-        if needs:
-            outputs, _ = timed_outputs(needs, int(getattr(strategy, "mc_passes", 0)))
+        if strategy.request.needs:
+            outputs, _ = timed_outputs(strategy.request)
         else:
             outputs = PoolOutputs(pool_positions=pool)
         weights = Uniform()(outputs)
@@ -273,7 +381,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         runs: list[float] = []
         try:
             for _ in range(args.repeats):
-                passes.append(timed_outputs(PLAIN_NEEDS)[1])
+                passes.append(timed_outputs(PLAIN_PASS)[1])
                 with time_cap(args.max_seconds):
                     seconds, chosen = run_strategy(strategy)
                 assert len(set(chosen.tolist())) == 50
@@ -297,8 +405,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "adjacent_pass_seconds": round(adjacent_pass, 3),
             "repeats": len(runs),
         }
-        if getattr(strategy, "mc_passes", 0):
-            results[name]["passes"] = int(strategy.mc_passes)
+        if strategy.request.mc_passes:
+            results[name]["passes"] = strategy.request.mc_passes
         print(f"{name:22s} {seconds:8.2f} s  {seconds / adjacent_pass:6.2f} × one pass", flush=True)
 
     device_name = (
@@ -324,6 +432,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    previous = out / f"select{args.suffix}.json"
+    if previous.exists():  # the --big-pool section is measured separately: keep it
+        big = json.loads(previous.read_text()).get("big_pool")
+        if big:
+            report["big_pool"] = big
     (out / f"select{args.suffix}.json").write_text(json.dumps(report, indent=1) + "\n")
     (out / f"select{args.suffix}.md").write_text(render_markdown(report))
     return report

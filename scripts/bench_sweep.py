@@ -121,10 +121,11 @@ def sst2_pool_pass(limit: int | None, model: str) -> dict[str, Any]:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from al_bert.app import make_datamodule
+    from al_bert.data.fetch import FetchSettings
     from al_bert.data.tasks import build_task
     from al_bert.model.backbones import BackboneConfig
     from al_bert.model.inference import predict_rows
+    from al_bert.model.learner import build_datamodule
     from al_bert.model.module import ALClassifier
     from al_bert.outputs import PoolOutputs
     from al_bert.strategies.least_confidence import LeastConfidence
@@ -140,14 +141,13 @@ def sst2_pool_pass(limit: int | None, model: str) -> dict[str, Any]:
         "sst2",
         positive_class="positive",
         imbalance_ratio=None,
-        mirror=os.environ.get("AL_BERT_DATA_MIRROR"),
-        download=False,
+        fetch=FetchSettings(download=False),
     )
     if limit:
         task = task.subsample(limit, None, seed=0)
     load_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    datamodule = make_datamodule(task, backbone, training)
+    datamodule = build_datamodule(task, backbone, training)
     datamodule.setup()
     tokenize_seconds = time.perf_counter() - started
     module = ALClassifier(backbone, training.optim(backbone), total_steps=1)
@@ -229,11 +229,12 @@ def common_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def mc_passes(strategy: str) -> int:
-    from omegaconf import DictConfig, OmegaConf
+    """The MC-dropout passes the strategy's inference request asks for (0 for most)."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
 
-    cfg = OmegaConf.load(REPO / "conf" / "strategy" / f"{strategy}.yaml")
-    assert isinstance(cfg, DictConfig)
-    return int(cfg.get("mc_passes", 0) or 0)
+    node = OmegaConf.load(REPO / "conf" / "strategy" / f"{strategy}.yaml")
+    return int(instantiate(node).request.mc_passes)
 
 
 def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:

@@ -33,7 +33,6 @@ def selections(backend: str, seed: int = 0) -> dict[str, list[int]]:
         labelled_positions=np.arange(100),
         labelled_embeddings=labelled,
         labelled_labels=(rng.uniform(size=100) < 0.3).astype(np.int64),
-        classifier_weight=rng.normal(size=(2, 64)).astype(np.float32),
     )
     weights = np.ones(3000)
     _, neighbours = knn(pool[:200], pool, 5, backend=backend)

@@ -32,11 +32,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from al_bert.analysis.tables import markdown_table
-from al_bert.app import build_components, make_datamodule
+from al_bert.app import build_components
 from al_bert.data.task import Task
 from al_bert.loop import derived_rng
 from al_bert.metrics.classification import classification_metrics
 from al_bert.model.inference import predict_rows
+from al_bert.model.learner import build_datamodule
 from al_bert.model.training import fit_model
 from al_bert.oracle import Oracle
 
@@ -86,7 +87,7 @@ def evaluate_variant(
     cfg = compose_config([*base, *variant, f"seed={seed}"])
     components = build_components(cfg)
     backbone, training = components["backbone"], components["training"]
-    datamodule = make_datamodule(
+    datamodule = build_datamodule(
         task, backbone, training, cache_dir=REPO / "outputs/.cache/tokenized"
     )
     datamodule.setup()

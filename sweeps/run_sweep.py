@@ -72,7 +72,7 @@ def run_dirs(runs: list[list[str]]) -> list[Path]:
     """Where each run's results live: ``<paths.output_root>/runs/<run key of the composed config>``."""
     from hydra import compose, initialize_config_dir
 
-    from al_bert.app import results_dir
+    from al_bert.tracking.runkey import results_dir
 
     out = []
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):

@@ -3,21 +3,45 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
 
 from al_bert.data.task import KeywordQuery, Task
 
 REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
 MIRROR = Path(
     os.environ.get("AL_BERT_DATA_MIRROR") or REPO.parent / "shared" / "datasets"
 ).resolve()
 os.environ.setdefault("AL_BERT_DATA_MIRROR", str(MIRROR))
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def compose_config(
+    overrides: Sequence[str] = (), *, root: Path | None = None, hydra: bool = False
+) -> DictConfig:
+    """The one way every test composes the app's config (``conf/config.yaml`` + ``overrides``).
+
+    ``root``: results and caches go there (``paths.output_root``), the table is not printed;
+    ``hydra``: keep the ``hydra`` node (callbacks, sweep settings)."""
+    isolate = [f"paths.output_root={root}", "print_table=false"] if root is not None else []
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(
+            config_name="config", overrides=[*isolate, *overrides], return_hydra_config=hydra
+        )
+
+
+@pytest.fixture
+def compose_in_tmp(tmp_path: Path):
+    """``compose_in_tmp(overrides)``: :func:`compose_config` with results under the test's tmp_path."""
+    return lambda overrides=(): compose_config(overrides, root=tmp_path)
 
 
 @pytest.fixture(scope="session")

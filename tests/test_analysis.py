@@ -128,6 +128,10 @@ def write_run(root: Path, info: dict[str, Any], metrics: list[dict[str, Any]], s
                 "train_size": 100 + 50 * iteration,
                 "infer_seconds": None if iteration == 0 else 1.0,
                 "select_seconds": None if iteration == 0 else 0.5,
+                # runs that differ only in strategy / weighting started from the same M0
+                "iteration0_key": "-".join(
+                    str(info.get(k)) for k in ("dataset", "scenario", "seed", "imbalance_ratio")
+                ),
                 **info,
                 **values,
             }

@@ -29,20 +29,22 @@ def pool(n: int = 300, d: int = 8, seed: int = 0) -> PoolOutputs:
         pool_positions=np.arange(n),
         probs=rng.uniform(0.0, 1.0, size=n).astype(np.float32),
         embeddings=rng.normal(size=(n, d)).astype(np.float32),
-        classifier_weight=rng.normal(size=(2, d)).astype(np.float32),
     )
 
 
 def test_badge_declares_its_needs() -> None:
     assert BadgeStrategy.name == "badge"
-    assert BadgeStrategy.needs == frozenset({Need.PROBS, Need.EMBEDDINGS})
+    assert BadgeStrategy.request.needs == frozenset({Need.PROBS, Need.EMBEDDINGS})
 
 
 def test_gradient_embedding_is_the_last_layer_cross_entropy_gradient() -> None:
     """Closed form (p − onehot(ŷ)) ⊗ h equals autograd's gradient of CE(W h, ŷ) wrt W."""
     out = pool(n=20, d=5)
     h = torch.tensor(out.embeddings, dtype=torch.float64)
-    weight = torch.tensor(out.classifier_weight, dtype=torch.float64, requires_grad=True)
+    classifier = np.random.default_rng(1).normal(
+        size=(2, 5)
+    )  # any layer: the gradient does not use W
+    weight = torch.tensor(classifier, dtype=torch.float64, requires_grad=True)
     # Logits whose softmax is exactly [1 − P, P]: a bias that reproduces the given probabilities.
     probs = torch.tensor(out.probs, dtype=torch.float64)
     bias = torch.log(torch.stack([1 - probs, probs], dim=1)) - (h @ weight.T).detach()
@@ -287,7 +289,7 @@ def test_alps_picks_one_example_per_cluster() -> None:
     points = np.concatenate([c + rng.normal(scale=0.1, size=(40, 6)) for c in centres])
     chosen = AlpsStrategy().select(alps_pool(points, 120), np.ones(120), 3, rng)
     assert sorted((chosen // 40).tolist()) == [0, 1, 2]
-    assert AlpsStrategy.needs == frozenset({Need.SURPRISAL}) and AlpsStrategy.name == "alps"
+    assert AlpsStrategy.request.needs == frozenset({Need.SURPRISAL}) and AlpsStrategy.name == "alps"
 
 
 def test_alps_on_tiny_mlm_surprisal_never_selects_zero_weight(tiny_mlm: BertForMaskedLM) -> None:
@@ -331,23 +333,27 @@ def test_packaged_minilm_has_no_masked_lm_head() -> None:
 def test_alps_pool_surprisal_follows_the_run_seed(tmp_path) -> None:
     """Two runs with different seeds draw different token samples; the same seed gets the same
     embeddings, from the per-(pool, seed) cache or recomputed."""
-    from al_bert.app import make_datamodule, pool_surprisal
     from al_bert.model.backbones import BackboneConfig
+    from al_bert.model.learner import EncoderLearner
     from al_bert.model.training import TrainingConfig
     from tests.conftest import synthetic_task
 
+    task = synthetic_task(60, 10)
     backbone = BackboneConfig(name_or_path="tiny-random-bert")
-    datamodule = make_datamodule(synthetic_task(60, 10), backbone, TrainingConfig(max_length=32))
-    datamodule.setup()
-    seed0 = pool_surprisal(backbone, datamodule, tmp_path / "tokenized", seed=0)
-    seed1 = pool_surprisal(backbone, datamodule, tmp_path / "tokenized", seed=1)
+    training = TrainingConfig(max_length=32)
+
+    def surprisal(seed: int, cache: bool = True) -> np.ndarray:
+        learner = EncoderLearner(
+            task, backbone, training, seed=seed, cache_dir=tmp_path if cache else None
+        )
+        return learner.surprisal()
+
+    seed0, seed1 = surprisal(0), surprisal(1)
     assert seed0.shape == seed1.shape and np.any(seed0 > 0)
     assert not np.array_equal(seed0 > 0, seed1 > 0)  # other tokens sampled
     assert len(list((tmp_path / "surprisal").glob("*.npy"))) == 2
-    cached = pool_surprisal(backbone, datamodule, tmp_path / "tokenized", seed=0)
-    fresh = pool_surprisal(backbone, datamodule, None, seed=0)
-    np.testing.assert_array_equal(cached, seed0)
-    np.testing.assert_allclose(fresh, seed0, atol=1e-6)
+    np.testing.assert_array_equal(surprisal(0), seed0)  # from the cache
+    np.testing.assert_allclose(surprisal(0, cache=False), seed0, atol=1e-6)
 
 
 def test_weighted_kmeans_keeps_the_best_of_several_starts() -> None:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from al_bert.model.training import TrainingConfig
 from al_bert.strategies.base import Strategy
 from al_bert.weighting.base import Weighting
+from tests.conftest import compose_config
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
 
 
 def options(group: str) -> list[str]:
@@ -21,8 +22,7 @@ def options(group: str) -> list[str]:
 
 
 def composed(overrides: list[str]):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)
+    return compose_config(overrides)
 
 
 def test_default_config_composes():
@@ -119,16 +119,47 @@ def test_ein_dor_optimiser_groups_decay_and_head_rate():
 
 
 def test_run_key_ignores_where_the_data_is_read_from():
-    from al_bert.tracking.iteration0 import ITERATION0_KEYS
-    from al_bert.tracking.runkey import run_key, sub_key
+    """Two machines (mirror, caches, output folder elsewhere) get one run key and one iteration-0 key,
+    so `make run` (which exports the mirror) and `python -m al_bert` resume each other's runs."""
+    from al_bert.tracking.runkey import ITERATION0_KEYS, run_key, sub_key
 
     here = composed(
-        ["dataset.mirror=/data/a", "dataset.cache_dir=/tmp/x", "dataset.download=false"]
+        ["paths.data.mirror=/data/a", "paths.data.cache_dir=/tmp/x", "paths.data.download=false"]
     )
-    there = composed(["dataset.mirror=/mnt/b", "dataset.base_url=http://127.0.0.1:9/"])
+    there = composed(
+        [
+            "paths.data.mirror=/mnt/b",
+            "paths.data.base_url=http://127.0.0.1:9/",
+            "paths.cache_dir=/scratch/c",
+            "paths.output_root=/elsewhere",
+        ]
+    )
+    assert "mirror" not in here.dataset and "cache_dir" not in here.dataset
     assert run_key(here) == run_key(there)
     assert sub_key(here, ITERATION0_KEYS) == sub_key(there, ITERATION0_KEYS)
     assert run_key(composed(["dataset.positive_class=HUM"])) != run_key(here)
+
+
+def test_committed_reproduction_runs_keep_their_keys():
+    """Every committed reproduction run is a run of the grid as composed today (same key), and the
+    config in its run.json (older ones name the data mirror inside the dataset node) maps to the same
+    key: a fresh clone resumes from them instead of training them again."""
+    import importlib.util
+    import json
+
+    from al_bert.tracking.runkey import run_key
+
+    spec = importlib.util.spec_from_file_location("run_sweep", REPO / "sweeps" / "run_sweep.py")
+    assert spec and spec.loader
+    run_sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_sweep)
+    blocks = run_sweep.load_blocks("reproduce", "cpu", None)
+    grid = {d.name for b in blocks for d in run_sweep.run_dirs(run_sweep.expand(b))}
+    committed = sorted((REPO / "reproduction" / "runs").glob("*/run.json"))
+    assert committed, "the committed reproduction runs are missing"
+    for path in committed:
+        assert path.parent.name in grid, path
+        assert run_key(json.loads(path.read_text())["config"]) == path.parent.name, path
 
 
 def test_config_typo_fails_with_the_key():
@@ -150,3 +181,20 @@ def test_multirun_flag_is_accepted_between_overrides():
         "seed=0,1",
     ]
     assert hoist_multirun_flag(["al_bert", "seed=1"]) == ["al_bert", "seed=1"]
+
+
+def test_console_script_composes_from_any_directory(tmp_path):
+    import shutil
+    import subprocess
+
+    script = shutil.which("al-bert")
+    assert script, "the al-bert console script is not installed (pip install -e .)"
+    shown = subprocess.run(
+        [script, "--cfg", "job", "strategy=badge"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "al_bert.strategies.badge.BadgeStrategy" in shown.stdout

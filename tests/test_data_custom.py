@@ -1,4 +1,4 @@
-"""``dataset=custom``: user CSV / JSONL / Parquet files with clear errors (issue #2, item 9)."""
+"""``dataset=custom``: user CSV / JSONL / Parquet files with clear errors."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from al_bert.data.custom import build_custom_task
-from al_bert.data.errors import DataError
 from al_bert.data.task import SPLIT_COLUMNS, Task
+from al_bert.errors import DataError
+from tests.conftest import compose_config
 
 CONF = Path(__file__).parents[1] / "conf" / "dataset"
 
@@ -113,10 +114,7 @@ def test_custom_imbalance_ratio(tmp_path: Path) -> None:
 
 
 def test_editing_a_custom_file_changes_the_run_key(tmp_path: Path) -> None:
-    from hydra import compose, initialize_config_dir
-
-    from al_bert.tracking.iteration0 import ITERATION0_KEYS
-    from al_bert.tracking.runkey import run_key, sub_key
+    from al_bert.tracking.runkey import ITERATION0_KEYS, run_key, sub_key
 
     data = tmp_path / "data.csv"
     _frame().to_csv(data, index=False)
@@ -127,8 +125,7 @@ def test_editing_a_custom_file_changes_the_run_key(tmp_path: Path) -> None:
         "dataset.label_column=kind",
         "dataset.positive_class=spam",
     ]
-    with initialize_config_dir(config_dir=str(CONF.parent), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
+    cfg = compose_config(overrides)
     before, m0_before = run_key(cfg), sub_key(cfg, ITERATION0_KEYS)
     assert run_key(cfg) == before  # stable for the same bytes
     frame = _frame()

@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from al_bert.data.describe import main
+from al_bert.data.fetch import FetchSettings
 from al_bert.data.task import Task
 from al_bert.data.tasks import TASKS
 
@@ -110,8 +111,8 @@ def test_every_task_has_a_config_and_every_config_instantiates() -> None:
             continue
         assert cfg.name == path.stem
         if path.stem in {"isear", "trec", "cola", "polarity_imb", "sst2"}:
-            cfg.mirror, cfg.download = str(MIRROR), False
-            task = instantiate(cfg)
+            fetch = FetchSettings(mirror=MIRROR, download=False)
+            task = instantiate(cfg, _partial_=True)(fetch=fetch)
             assert isinstance(task, Task)
             assert task.name == path.stem
     q = OmegaConf.load(CONF / "ag_news_imb.yaml").query

@@ -1,4 +1,4 @@
-"""Fetching: cache → mirror → download, checksums, atomic writes, clear errors (issue #2)."""
+"""Fetching: cache → mirror → download, checksums, atomic writes, clear errors."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from al_bert.data.fetch import DataUnavailableError
+from al_bert.data.fetch import DataUnavailableError, FetchSettings
 from al_bert.data.queries import make_query, query_scores
 from al_bert.data.task import SPLIT_COLUMNS, Task
 from al_bert.data.tasks import build_task
@@ -41,7 +41,9 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _build(name: str, cache: Path, **kw: object) -> Task:
-    return build_task(name, mirror=str(MIRROR), cache_dir=str(cache), download=False, **kw)  # type: ignore[arg-type]
+    return build_task(
+        name, fetch=FetchSettings(mirror=MIRROR, cache_dir=cache, download=False), **kw
+    )  # type: ignore[arg-type]
 
 
 def _pct(df: pd.DataFrame) -> int:

@@ -11,6 +11,7 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from al_bert.data.fetch import FetchSettings
 from al_bert.data.imbalance import PAPER2_RATIOS, subsample_to_ratio
 from al_bert.data.splits import seeded_split_indices
 from al_bert.data.task import Task
@@ -23,6 +24,7 @@ def _mirror() -> Path:
 
 
 MIRROR = _mirror()
+OFFLINE = FetchSettings(download=False)
 CONF = Path(__file__).parents[1] / "conf" / "dataset"
 needs_mirror = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"offline mirror missing: {MIRROR}")
 
@@ -34,10 +36,11 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _sst2(cache: Path, **overrides: object) -> Task:
     cfg = OmegaConf.load(CONF / "sst2.yaml")
-    cfg.mirror, cfg.cache_dir, cfg.download = str(MIRROR), str(cache), False
     for k, v in overrides.items():
         cfg[k] = v
-    task = instantiate(cfg)
+    task = instantiate(cfg, _partial_=True)(
+        fetch=FetchSettings(mirror=MIRROR, cache_dir=cache, download=False)
+    )
     assert isinstance(task, Task)
     return task
 
@@ -94,14 +97,14 @@ def test_sst2_seeded_split_caps(cache: Path) -> None:
 
 def test_misspelled_positive_class_lists_valid_names() -> None:
     with pytest.raises(ValueError) as err:
-        build_task("ag_news_p2", positive_class="Sprots", download=False)
+        build_task("ag_news_p2", positive_class="Sprots", fetch=OFFLINE)
     assert str(err.value) == (
         "unknown positive_class 'Sprots' for ag_news_p2; valid: World, Sports, Business, Sci/Tech"
     )
     with pytest.raises(ValueError, match="Company, EducationalInstitution, Artist"):
-        build_task("dbpedia", positive_class="Compnay", download=False)
+        build_task("dbpedia", positive_class="Compnay", fetch=OFFLINE)
     with pytest.raises(ValueError, match="BACKGROUND, OBJECTIVE, METHODS, RESULTS, CONCLUSIONS"):
-        build_task("pubmed", positive_class="method", download=False)
+        build_task("pubmed", positive_class="method", fetch=OFFLINE)
 
 
 @needs_mirror
@@ -110,7 +113,7 @@ def test_unobtainable_paper2_sources_say_where_to_get_them(name: str, cache: Pat
     from al_bert.data.fetch import DataUnavailableError
 
     with pytest.raises(DataUnavailableError, match="Download it from https://"):
-        build_task(name, mirror=str(MIRROR), cache_dir=str(cache), download=False)
+        build_task(name, fetch=FetchSettings(mirror=MIRROR, cache_dir=cache, download=False))
 
 
 # --------------------------------------------------------------------------- building blocks

@@ -22,6 +22,7 @@ def _mirror() -> Path:
 
 
 MIRROR = _mirror()
+OFFLINE = FetchSettings(download=False)
 needs_mirror = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"offline mirror missing: {MIRROR}")
 
 
@@ -57,7 +58,7 @@ def test_ag_news_tasks_from_a_train_file_with_the_published_layout(
     train = tmp_path / "train.csv"
     _write_zhang_csv(train, 120_000, 4)
     fake_files[("ag_news", "train.csv")] = train
-    kw = {"mirror": str(MIRROR), "cache_dir": str(tmp_path / "c"), "download": False}
+    kw = {"fetch": FetchSettings(mirror=MIRROR, cache_dir=tmp_path / "c", download=False)}
     imb = build_task("ag_news_imb", **kw)  # type: ignore[arg-type]
     assert (len(imb.train), _n(imb.dev), len(imb.test)) == (12569, 2456, 2513)
     # the test split comes from the real test.csv only: World prior 10% (Table 4)
@@ -115,7 +116,7 @@ def test_pubmed_and_dbpedia_parsers(
     for part in ("train", "dev", "test"):
         (tmp_path / f"{part}.txt").write_text(abstract * 3, encoding="utf-8")
         fake_files[("pubmed_20k_rct", f"{part}.txt")] = tmp_path / f"{part}.txt"
-    task = build_task("pubmed", positive_class="methods", imbalance_ratio=None, download=False)
+    task = build_task("pubmed", positive_class="methods", imbalance_ratio=None, fetch=OFFLINE)
     assert task.positive_class == "METHODS"
     assert (len(task.train), _n(task.dev), len(task.test)) == (6, 6, 6)
     assert task.train["label"].tolist() == [0, 1] * 3
@@ -123,6 +124,6 @@ def test_pubmed_and_dbpedia_parsers(
     for part in ("train", "test"):
         _write_zhang_csv(tmp_path / f"db_{part}.csv", 280, 14)
         fake_files[("dbpedia_14", f"{part}.csv")] = tmp_path / f"db_{part}.csv"
-    db = build_task("dbpedia", positive_class="album", imbalance_ratio=None, download=False)
+    db = build_task("dbpedia", positive_class="album", imbalance_ratio=None, fetch=OFFLINE)
     assert db.positive_class == "Album" and len(db.train) == 280 and db.dev is None
     assert db.train["text"].iloc[0].startswith("Title 0 Body")

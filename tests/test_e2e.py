@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from al_bert.app import RunFailure, run_experiment
+from al_bert.app import run_experiment
+from al_bert.errors import RunFailure
+from tests.conftest import compose_config
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -28,11 +29,7 @@ SMALL = [
 
 
 def cfg_for(tmp_path: Path, overrides: list[str]):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(
-            config_name="config",
-            overrides=[f"paths.output_root={tmp_path}", "print_table=false", *overrides],
-        )
+    return compose_config(overrides, root=tmp_path)
 
 
 def test_tiny_bert_runs_the_whole_loop(tmp_path):
@@ -215,8 +212,9 @@ def test_alps_runs_with_a_masked_lm_backbone(tmp_path):
 
 
 def test_a_finished_run_leaves_no_model_trainer_or_optimizer_alive(tmp_path, monkeypatch):
-    """Every model, Trainer and optimiser of a run is freed by reference counting when the run
-    returns (Python's cyclic collector is off during the run), so an in-process sweep stays flat."""
+    """Every model, Trainer and optimiser of a run is freed when the run returns, by the run's own
+    release (Python's automatic cyclic collection is off during the run), so an in-process sweep
+    stays flat."""
     import gc
     import weakref
 
@@ -267,11 +265,17 @@ def test_a_finished_run_leaves_no_model_trainer_or_optimizer_alive(tmp_path, mon
         ("strategy=badge", "strategy.first"),
         ("strategy=egl", "strategy.gradient"),
         ("model.pooling=max", "model.pooling='max'"),
+        ("seed_builder=random", "scenario=imbalanced: drop the seed_builder override"),
     ],
 )
 def test_bad_values_stop_before_any_work_with_one_line(tmp_path, override, named):
     extra = {"strategy=badge": ["strategy.first=bogus"], "strategy=egl": ["strategy.gradient=all"]}
-    cfg = cfg_for(tmp_path, [*SMALL, "model=tiny", override, *extra.get(override, [])])
+    base = (
+        SMALL
+        if override != "seed_builder=random"
+        else [o for o in SMALL if "seed_builder." not in o]
+    )
+    cfg = cfg_for(tmp_path, [*base, "model=tiny", override, *extra.get(override, [])])
     with pytest.raises(RunFailure) as failure:
         run_experiment(cfg)
     message = str(failure.value)
@@ -294,9 +298,11 @@ def test_cli_bad_value_prints_one_line_without_traceback(tmp_path):
 
 
 def test_console_is_quiet_by_default(tmp_path):
-    """Framework banners and tips are silenced at their source unless verbose=true."""
+    """A two-run multirun prints no framework banner or tip, one header per run, one line per
+    iteration, a running count and, when the sweep ends, the comparison table of both runs."""
     args = [sys.executable, "-m", "al_bert", f"paths.output_root={tmp_path}", "model=tiny", *SMALL]
-    quiet = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
+    sweep = [*args, "print_table=false", "-m", "strategy=random,least_confidence"]
+    quiet = subprocess.run(sweep, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     console = quiet.stdout + quiet.stderr
     for noise in (
@@ -306,11 +312,19 @@ def test_console_is_quiet_by_default(tmp_path):
         "LeafSpec",
         "faiss.loader",
         "max_epochs",
+        "Traceback",
     ):
         assert noise not in console
-    assert (
-        len(console.strip().splitlines()) <= 8
-    )  # thread line, the table (header + 3 rows), results
+    lines = quiet.stdout.splitlines()
+    assert sum("random × uniform" in line for line in lines) == 1  # one header per run
+    assert sum("least_confidence × uniform" in line for line in lines) == 1
+    iteration_lines = [line for line in lines if line.strip().startswith("it ")]
+    assert [line.split()[1] for line in iteration_lines] == ["0/2", "1/2", "2/2"] * 2
+    assert any(line.startswith("[1/2] 1 finished") for line in lines)
+    assert any(line.startswith("[2/2] 2 finished") for line in lines)
+    table = [line for line in lines if line.startswith("| ")]
+    assert any("least_confidence" in row for row in table)
+    assert any("random (baseline)" in row for row in table)
     loud = subprocess.run(
         [*args, "verbose=true", "resume=false", f"paths.output_root={tmp_path / 'loud'}"],
         cwd=REPO,

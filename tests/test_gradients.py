@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from al_bert.app import make_datamodule
 from al_bert.model.backbones import BackboneConfig
 from al_bert.model.gradients import expected_gradient_lengths, margin_grad_norms
+from al_bert.model.learner import build_datamodule
 from al_bert.model.module import ALClassifier, OptimConfig
 from al_bert.model.training import TrainingConfig
 from al_bert.strategies.egl import last_layer_egl
@@ -64,7 +64,7 @@ def test_ghost_norm_egl_equals_per_example_autograd() -> None:
 def test_expected_gradient_lengths_come_back_in_row_order() -> None:
     task = synthetic_task(n_train=40, n_test=10)
     backbone = BackboneConfig(name_or_path="tiny-random-bert", pooling="mean")
-    datamodule = make_datamodule(task, backbone, TrainingConfig(max_length=32, eval_batch_size=8))
+    datamodule = build_datamodule(task, backbone, TrainingConfig(max_length=32, eval_batch_size=8))
     datamodule.setup()
     model = _tiny_model("mean")
     rows = np.array([7, 3, 31, 0, 12, 25, 19])

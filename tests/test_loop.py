@@ -8,9 +8,10 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from al_bert.loop import ActiveLearningLoop, ALConfig, BudgetError
+from al_bert.errors import BudgetError
+from al_bert.loop import ActiveLearningLoop, ALConfig
 from al_bert.oracle import Oracle
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.seeding import (
     ColdStartSeed,
     PositivesSeed,
@@ -19,7 +20,7 @@ from al_bert.seeding import (
     SeedError,
     WarmStartSeed,
 )
-from al_bert.seeding.builders import Seed, require_both_classes
+from al_bert.seeding.builders import InitialSet, require_both_classes
 from al_bert.strategies.base import ScoreStrategy
 from al_bert.strategies.random import RandomStrategy
 from al_bert.tracking.store import ResultsStore
@@ -27,16 +28,35 @@ from al_bert.weighting.base import Uniform
 from tests.conftest import synthetic_task
 
 
-class FakeModel:
-    def __init__(self, rows: np.ndarray) -> None:
-        self.rows = rows
+class FakeLearner:
+    """A :class:`~al_bert.learner.Learner` without a model: records fits, fake probabilities."""
+
+    def __init__(self, n_test: int) -> None:
+        self.n_test = n_test
+        self.fits: list[tuple[int, int]] = []
+        self.iteration = -1
+        self.released = 0
+
+    def fit(self, rows, labels, iteration):
+        self.fits.append((iteration, int(rows.size)))
+        self.iteration = iteration
+
+    def infer(self, request, pool, labelled, labels, iteration):
+        probs = np.linspace(0, 1, pool.size, dtype=np.float32)
+        return PoolOutputs(pool_positions=pool, probs=probs)
+
+    def predict_test(self):
+        return np.full(self.n_test, 0.5 + 0.01 * self.iteration, dtype=np.float32)
+
+    def release(self):
+        self.released += 1
 
 
 class ProbsOnlyStrategy(ScoreStrategy):
     """Records what it was given, scores by the fake probability."""
 
     name = "probe"
-    needs = frozenset({Need.PROBS})
+    request = InferenceRequest(frozenset({Need.PROBS}))
     seen: ClassVar[list[PoolOutputs]] = []
 
     def score(self, outputs: PoolOutputs, rng: np.random.Generator) -> np.ndarray:
@@ -48,7 +68,7 @@ class FixedRowsStrategy(ScoreStrategy):
     """Prefers the given train-split rows (in order of appearance in the pool)."""
 
     name = "fixed"
-    needs = frozenset({Need.PROBS})
+    request = InferenceRequest(frozenset({Need.PROBS}))
 
     def __init__(self, preferred: np.ndarray) -> None:
         self.preferred = set(int(r) for r in preferred)
@@ -58,34 +78,19 @@ class FixedRowsStrategy(ScoreStrategy):
 
 
 def make_loop(task, tmp_path: Path, strategy=None, seed_builder=None, iterations=3, k=10):
-    fits: list[tuple[int, int]] = []
-
-    def fit(rows, labels, iteration):
-        fits.append((iteration, int(rows.size)))
-        return FakeModel(rows)
-
-    def infer(model, pool, labelled, labels, needs, iteration):
-        probs = np.linspace(0, 1, pool.size, dtype=np.float32)
-        return PoolOutputs(pool_positions=pool, probs=probs)
-
-    def evaluate(model, iteration):
-        return {"accuracy": 0.5 + 0.01 * iteration}
-
+    learner = FakeLearner(len(task.test))
     loop = ActiveLearningLoop(
         task=task,
-        datamodule=None,  # type: ignore[arg-type]
+        learner=learner,
         strategy=strategy or RandomStrategy(),
         weighting=Uniform(),
         seed_builder=seed_builder or RandomSeed(size=20),
         al=ALConfig(iterations=iterations, batch_size=k),
         seed=3,
         store=ResultsStore(tmp_path / "run"),
-        fit=fit,
-        infer=infer,
-        evaluate=evaluate,
         scenario="test",
     )
-    return loop, fits
+    return loop, learner.fits
 
 
 def test_loop_grows_labelled_set_and_never_reselects(task, tmp_path):
@@ -98,7 +103,8 @@ def test_loop_grows_labelled_set_and_never_reselects(task, tmp_path):
     # every fit is from scratch on the whole current L (the loop never passes a previous model)
     assert fits == [(0, 20), (1, 30), (2, 40), (3, 50)]
     assert loop.oracle.revealed == 50
-    assert records[-1]["accuracy"] == pytest.approx(0.53)
+    # test metrics come from the learner's test probabilities (0.53 > 0.5: every row predicted positive)
+    assert records[-1]["accuracy"] == pytest.approx(task.test["label"].mean())
 
 
 def test_positives_ratio_counts_only_selected_examples(task, tmp_path):
@@ -202,7 +208,7 @@ def test_seed_errors_say_what_to_change(task):
     object.__setattr__(no_match, "query", type(task.query)(kind="substring", terms=("zzz",)))
     with pytest.raises(SeedError, match="matches no pool example"):
         QuerySeed().build(no_match, Oracle(labels), rng)
-    single = Seed(np.arange(5), np.zeros(5, dtype=int), np.ones(5, bool))
+    single = InitialSet(np.arange(5), np.zeros(5, dtype=int), np.ones(5, bool))
     with pytest.raises(SeedError, match="only negative examples"):
         require_both_classes(single, task, "balanced")
 

@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from al_bert.app import RunFailure, results_dir, run_experiment
+from al_bert.app import run_experiment
+from al_bert.errors import RunFailure
+from al_bert.tracking.runkey import results_dir
 from al_bert.tracking.store import CorruptStoreError, ResultsStore, write_json_atomic
 from tests.test_e2e import SMALL, cfg_for
 

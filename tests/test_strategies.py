@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import Strategy
 from al_bert.strategies.core_set import CoreSet
 from al_bert.strategies.dal import DiscriminativeActiveLearning
@@ -16,15 +18,31 @@ from al_bert.strategies.egl import ExpectedGradientLength, last_layer_egl
 from al_bert.strategies.least_confidence import LeastConfidence, binary_entropy
 from al_bert.strategies.mc_dropout import MCDropout
 from al_bert.strategies.perceptron_ensemble import PerceptronEnsemble
-from al_bert.strategies.random import RandomStrategy
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "strategy"
 
 
-def _fast_dal() -> DiscriminativeActiveLearning:
-    return DiscriminativeActiveLearning(
-        hidden_sizes=(32, 32), lr=1e-3, batch_size=64, max_epochs=10
+# Settings that only make a strategy quick on the 300-row test pool (the algorithm is unchanged).
+QUICK_SETTINGS: dict[str, dict[str, Any]] = {
+    "dal": {"hidden_sizes": [32, 32], "lr": 1e-3, "batch_size": 64},
+    "alps": {"n_init": 2, "n_iter": 50},
+}
+# Options of a strategy that select differently (tested as strategies of their own).
+VARIANTS: list[tuple[str, dict[str, Any]]] = [
+    ("mc_dropout", {"acquisition": "bald"}),
+    ("egl", {"gradient": "last_layer"}),
+    ("badge", {"first": "sample"}),
+]
+
+
+def from_config(name: str, **options: Any) -> Strategy:
+    """The strategy ``conf/strategy/<name>.yaml`` builds (with ``options`` overriding it)."""
+    node = OmegaConf.merge(
+        OmegaConf.load(CONF / f"{name}.yaml"), QUICK_SETTINGS.get(name, {}), options
     )
+    strategy = instantiate(node, _convert_="all")
+    assert isinstance(strategy, Strategy)
+    return strategy
 
 
 def _separable(n: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -51,22 +69,18 @@ def outputs() -> PoolOutputs:
         labelled_positions=np.arange(40),
         labelled_embeddings=lab_x,
         labelled_labels=lab_y,
-        classifier_weight=rng.normal(size=(2, d)).astype(np.float32),
+        surprisal=np.abs(rng.normal(size=(n, 12))).astype(np.float32) * (rng.random((n, 12)) < 0.3),
     )
 
 
-ALL: list[Strategy] = [
-    RandomStrategy(),
-    LeastConfidence(),
-    MCDropout(),
-    MCDropout(acquisition="bald"),
-    PerceptronEnsemble(),
-    ExpectedGradientLength(),
-    ExpectedGradientLength("last_layer"),
-    CoreSet(),
-    _fast_dal(),
-]
-IDS = [f"{s.name}-{getattr(s, 'acquisition', getattr(s, 'gradient', ''))}" for s in ALL]
+# Every option of conf/strategy/ (a new strategy is tested by adding its YAML), plus the variants.
+CONFIGS = [(path.stem, {}) for path in sorted(CONF.glob("*.yaml"))] + VARIANTS
+ALL: list[Strategy] = [from_config(name, **options) for name, options in CONFIGS]
+IDS = [name + "".join(f"-{v}" for v in options.values()) for name, options in CONFIGS]
+
+
+def test_every_strategy_config_is_covered() -> None:
+    assert {s.name for s in ALL} >= {p.stem for p in CONF.glob("*.yaml")}
 
 
 @pytest.mark.parametrize("strategy", ALL, ids=IDS)
@@ -182,13 +196,15 @@ def test_egl_is_zero_at_certain_predictions_and_matches_autograd() -> None:
 def test_egl_full_model_reads_the_model_side_gradient_lengths() -> None:
     strategy = ExpectedGradientLength()
     assert strategy.gradient == "full_model"
-    assert strategy.needs == frozenset({Need.EXPECTED_GRAD_NORMS})
+    assert strategy.request.needs == frozenset({Need.EXPECTED_GRAD_NORMS})
     lengths = np.array([0.1, 0.7, 0.3])
     out = _pool(3, expected_grad_norms=lengths)
     assert strategy.select(out, np.ones(3), 1, np.random.default_rng(0))[0] == 1
     with pytest.raises(KeyError, match="expected_grad_norms"):
         strategy.score(_pool(3), np.random.default_rng(0))
-    assert ExpectedGradientLength("last_layer").needs == frozenset({Need.PROBS, Need.EMBEDDINGS})
+    assert ExpectedGradientLength("last_layer").request.needs == frozenset(
+        {Need.PROBS, Need.EMBEDDINGS}
+    )
 
 
 def test_perceptron_ensemble_is_confident_on_its_training_points() -> None:
@@ -268,12 +284,12 @@ def test_core_set_without_labelled_set() -> None:
 
 
 def test_needs_and_names() -> None:
-    assert LeastConfidence.needs == {Need.PROBS}
-    assert MCDropout.needs == {Need.MC_PROBS}
-    assert ExpectedGradientLength().needs == {Need.EXPECTED_GRAD_NORMS}
-    assert ExpectedGradientLength("last_layer").needs == {Need.PROBS, Need.EMBEDDINGS}
+    assert LeastConfidence.request.needs == {Need.PROBS}
+    assert MCDropout().request == InferenceRequest(frozenset({Need.MC_PROBS}), mc_passes=10)
+    assert ExpectedGradientLength().request.needs == {Need.EXPECTED_GRAD_NORMS}
+    assert ExpectedGradientLength("last_layer").request.needs == {Need.PROBS, Need.EMBEDDINGS}
     for cls in (PerceptronEnsemble, CoreSet, DiscriminativeActiveLearning):
-        assert {Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS} <= cls.needs
+        assert {Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS} <= cls.request.needs
     names = {s.name for s in ALL}
     expected = {
         "random",
@@ -283,9 +299,10 @@ def test_needs_and_names() -> None:
         "egl",
         "core_set",
         "dal",
+        "badge",
+        "alps",
     }
-    assert names == expected
-    assert {p.stem for p in CONF.glob("*.yaml")} >= expected
+    assert names == expected == {p.stem for p in CONF.glob("*.yaml")}
 
 
 @pytest.mark.parametrize(

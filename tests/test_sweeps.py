@@ -1,4 +1,4 @@
-"""Sweeps that survive: SIGKILL + resume, the joblib launcher, and one test per failure (issue 7).
+"""Sweeps that survive: SIGKILL + resume, the joblib launcher, and one test per failure.
 
 The CLI tests run ``python -m al_bert -m ...`` in a subprocess with ``AL_BERT_OUTPUT_DIR`` set to a
 temporary folder; the failure tests run :func:`al_bert.app.run_experiment` in-process next to a finished
@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import al_bert.app
-from al_bert.app import RunFailure, run_experiment
+import al_bert.model.learner
+from al_bert.app import run_experiment
+from al_bert.errors import RunFailure
+from tests.conftest import compose_config
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -181,18 +182,14 @@ def test_joblib_launcher_runs_two_jobs_that_share_iteration0(tmp_path: Path) -> 
     assert {m: first[m] for m in metrics} == {m: second[m] for m in metrics}
     assert len(list((tmp_path / ".cache" / "iteration0").iterdir())) == 1
     # torch threads per job = cores / n_jobs, set inside each job (conf/launcher/joblib.yaml).
-    job_logs = list((tmp_path / "multirun").rglob("__main__.log"))
-    assert len(job_logs) == 2
-    for job_log in job_logs:
-        assert "torch threads per job: 1" in job_log.read_text()
+    assert {status(d)["torch_threads"] for d in found.values()} == {1}
 
 
 def test_run_key_ignores_launcher_settings() -> None:
     from al_bert.tracking.runkey import run_key
 
     def key(*overrides: str) -> str:
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            return run_key(compose(config_name="config", overrides=[*QUICK, *overrides]))
+        return run_key(compose_config([*QUICK, *overrides]))
 
     plain = key()
     assert key("+launcher=joblib") == plain
@@ -205,7 +202,8 @@ def test_run_key_ignores_launcher_settings() -> None:
 def test_cli_sweep_goes_on_after_a_failed_run(tmp_path: Path) -> None:
     """AG News is not in the mirror and downloads are off: that job fails, the TREC job finishes."""
     result = run_cli(
-        sweep_cmd("dataset=ag_news,trec", f"dataset.cache_dir={tmp_path / 'data-cache'}"), tmp_path
+        sweep_cmd("dataset=ag_news,trec", f"paths.data.cache_dir={tmp_path / 'data-cache'}"),
+        tmp_path,
     )
     failed = [line for line in result.stderr.splitlines() if line.startswith("al-bert: run failed")]
     assert len(failed) == 1 and "ag_news/train.csv is not available" in failed[0]
@@ -218,10 +216,7 @@ def test_cli_sweep_goes_on_after_a_failed_run(tmp_path: Path) -> None:
 
 
 def compose_in(root: Path, overrides: list[str]) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(
-            config_name="config", overrides=[*QUICK, f"paths.output_root={root}", *overrides]
-        )
+    return compose_config([*QUICK, *overrides], root=root)
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +243,7 @@ def assert_other_run_intact(finished_sweep: tuple[Path, Path, bytes]) -> None:
 FAILURES = {
     "nan_loss": (["trainer.lr=1e30", "trainer.precision=32"], "non-finite training loss"),
     "data_unavailable": (
-        ["dataset=ag_news", "dataset.download=false"],
+        ["dataset=ag_news", "paths.data.download=false"],
         "ag_news/train.csv is not available",
     ),
     "impossible_budget": (["al.iterations=100", "al.batch_size=50"], "impossible budget"),
@@ -274,15 +269,11 @@ def test_failure_stops_the_run_with_a_one_line_reason(
     root = finished_sweep[0]
     if name == "data_unavailable":
         monkeypatch.setenv("AL_BERT_OFFLINE", "1")
-        overrides = [*overrides, f"dataset.cache_dir={tmp_path}"]
+        overrides = [*overrides, f"paths.data.cache_dir={tmp_path}"]
     if name.endswith("_seed") or name.endswith("_query"):
         # These scenarios need the other seed builders: drop the imbalanced seed's settings.
         cfg_overrides = [o for o in QUICK if not o.startswith(("scenario", "seed_builder"))]
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose(
-                config_name="config",
-                overrides=[*cfg_overrides, f"paths.output_root={root}", *overrides],
-            )
+        cfg = compose_config([*cfg_overrides, *overrides], root=root)
     else:
         cfg = compose_in(root, overrides)
     before = set(runs(root))
@@ -298,7 +289,7 @@ def test_out_of_memory_keeps_finished_iterations_and_hints(
     finished_sweep: tuple[Path, Path, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Iteration 1 runs out of memory: the run fails with the hint, iteration 0's record stays."""
-    real_fit = al_bert.app.fit_model
+    real_fit = al_bert.model.learner.fit_model
 
     def fit_then_oom(*args: Any) -> Any:
         fit_seed = args[-1]
@@ -306,7 +297,7 @@ def test_out_of_memory_keeps_finished_iterations_and_hints(
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real_fit(*args)
 
-    monkeypatch.setattr(al_bert.app, "fit_model", fit_then_oom)
+    monkeypatch.setattr(al_bert.model.learner, "fit_model", fit_then_oom)
     root = finished_sweep[0]
     before = set(runs(root))
     with pytest.raises(RunFailure, match=re.escape("out of memory: lower trainer.batch_size")):
@@ -322,7 +313,7 @@ def test_failed_run_is_retried_and_finishes_on_rerun(
     finished_sweep: tuple[Path, Path, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After an OOM at iteration 2 a re-run (with the memory back) resumes and finishes."""
-    real_fit = al_bert.app.fit_model
+    real_fit = al_bert.model.learner.fit_model
     calls: list[int] = []
 
     def fit_once_oom(*args: Any) -> Any:
@@ -331,7 +322,7 @@ def test_failed_run_is_retried_and_finishes_on_rerun(
             raise torch.OutOfMemoryError("CUDA out of memory")
         return real_fit(*args)
 
-    monkeypatch.setattr(al_bert.app, "fit_model", fit_once_oom)
+    monkeypatch.setattr(al_bert.model.learner, "fit_model", fit_once_oom)
     root = finished_sweep[0]
     cfg = compose_in(root, ["seed=8"])
     before = set(runs(root))

@@ -18,9 +18,9 @@ def outputs_with(probs: np.ndarray) -> PoolOutputs:
 
 
 def test_needs_and_names() -> None:
-    assert Uniform.needs == frozenset()
-    assert PosProb.needs == frozenset({Need.PROBS}) and PosProb.name == "posprob"
-    assert InvProp.needs == frozenset({Need.PROBS}) and InvProp.name == "invprop"
+    assert Uniform.request.needs == frozenset()
+    assert PosProb.request.needs == frozenset({Need.PROBS}) and PosProb.name == "posprob"
+    assert InvProp.request.needs == frozenset({Need.PROBS}) and InvProp.name == "invprop"
     assert InvProp().bins == 10
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from al_bert.tracking.runkey import ITERATION0_KEYS, sub_key
 from al_bert.tracking.store import ResultsStore
 
 RESULTS_FILE = "results.jsonl"
@@ -32,21 +33,10 @@ CONFIG_COLUMNS: dict[str, str] = {
     "seed_builder": "seed_builder._target_",
 }
 
-# What must be equal for two runs to share M0 and U at iteration 1 (paper 1 §5): everything that
-# defines the task, the seed set and the first model; only the strategy (and weighting) differ.
-SHARED_START = (
-    "dataset",
-    "positive_class",
-    "imbalance_ratio",
-    "scenario",
-    "seed",
-    "model",
-    "trainer",
-    "limit_train",
-    "limit_eval",
-    "split",
-    "batch_size",
-)
+# What must be equal for two runs to have selected their first batch from the same M0 and U (paper 1 §5):
+# the iteration-0 key (dataset, data, scenario, seed builder, seed, model, trainer, limits) and the batch
+# size; only the strategy (and weighting) differ.
+SHARED_START = ("iteration0_key", "batch_size")
 
 
 def _dig(config: dict[str, Any], dotted: str) -> Any:
@@ -89,6 +79,8 @@ def read_run_info(run_dir: Path) -> dict[str, Any]:
         info = json.load(handle)
     config = info.get("config") or {}
     out: dict[str, Any] = {"status": info.get("status", "unknown")}
+    if config:  # records written before the key was recorded get it from the run's config
+        out["iteration0_key"] = sub_key(config, ITERATION0_KEYS)
     for column, dotted in CONFIG_COLUMNS.items():
         out[column] = _dig(config, dotted)
     return out

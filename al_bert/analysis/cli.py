@@ -7,6 +7,8 @@ Targets (paper 1 = Ein-Dor et al. 2020, paper 2 = Fairstein et al.):
 - ``table-ein-dor-2``: selection runtime; ``table-ein-dor-3``: Wilcoxon p-values (and all pairs)
 - ``table-ein-dor-overlap``: batch overlap between strategies at iteration 1
 - ``table-fairstein-2`` … ``table-fairstein-6``, ``table-fairstein-11`` (also writes Table 12)
+- ``compare``: the sweep comparison (:mod:`.compare`): one row per configuration vs ``--baseline`` on
+  ``--metric``; ``--figures`` adds learning curves vs train size and vs compute seconds
 - ``all``: every target the loaded runs can make (the others are reported and skipped)
 
 Each target writes ``<name>.md`` + ``<name>.csv`` (+ ``<name>.png`` for figures) under ``--out``. With
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from al_bert.analysis import figures, tables
+from al_bert.analysis import compare, figures, tables
 from al_bert.analysis.aggregate import load_results
 from al_bert.analysis.tables import AnalysisError, Table, markdown_table
 
@@ -118,6 +120,15 @@ def make_figure_ein_dor_2(frame: pd.DataFrame, out: Path, args: argparse.Namespa
     return made, images
 
 
+def make_compare(frame: pd.DataFrame, out: Path, args: argparse.Namespace) -> Output:
+    """The sweep comparison (compare.md, compare.csv; with ``--figures`` its two curve figures)."""
+    table = compare.compare_table(frame, metric=args.metric, baseline=args.baseline)
+    images: dict[str, Path] = {}
+    if args.figures:
+        images = compare.write_figures(frame, table, out, args.baseline)
+    return [table], images
+
+
 def _only(builder: Callable[[pd.DataFrame], Table | list[Table]]) -> Callable[..., Output]:
     def make(frame: pd.DataFrame, out: Path, args: argparse.Namespace) -> Output:
         built = builder(frame)
@@ -171,6 +182,7 @@ TARGETS: dict[str, Callable[..., Output]] = {
         6, "imbalance_ratio", ("invprop", "posprob", "uniform"), (200, 1000)
     ),
     "table-fairstein-11": _fairstein_11,
+    "compare": make_compare,
 }
 
 
@@ -206,6 +218,20 @@ def read_runs_file(path: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
+def select(frame: pd.DataFrame, where: Sequence[str]) -> pd.DataFrame:
+    """The records whose columns equal the ``COLUMN=VALUE`` conditions (compared as text)."""
+    for condition in where:
+        column, sep, value = condition.partition("=")
+        if not sep:
+            raise SystemExit(f"--where {condition!r}: write COLUMN=VALUE")
+        if frame.empty:
+            break
+        if column not in frame:
+            raise SystemExit(f"--where {condition!r}: the runs have no column {column!r}")
+        frame = frame[frame[column].map(compare.cell_text) == value]
+    return frame
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m al_bert.analysis", description=__doc__.splitlines()[0] if __doc__ else None
@@ -218,6 +244,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("outputs/tables"))
     parser.add_argument("--ratios", type=float, nargs="+", help="paper 2: imbalance ratios to use")
     parser.add_argument("--strategies", nargs="+", help="paper 1 curves: strategies to plot")
+    parser.add_argument(
+        "--metric",
+        default=compare.AUTO,
+        help="compare: record column to compare (default auto: accuracy if every run is balanced, "
+        "else f1)",
+    )
+    parser.add_argument(
+        "--baseline",
+        default=tables.BASELINE,
+        help="compare: baseline strategy, or strategy/weighting (default random)",
+    )
+    parser.add_argument(
+        "--figures",
+        action="store_true",
+        help="compare: also write compare_curves.png and compare_compute.png",
+    )
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="keep only runs whose column equals the value (repeatable), e.g. dataset=trec",
+    )
     parser.add_argument(
         "--all-statuses",
         action="store_true",
@@ -241,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not paths:
         paths = ["outputs/runs"]
     frame = load_results(paths, statuses=None if args.all_statuses else ("finished",))
+    frame = select(frame, args.where)
     if frame.empty:
         print(
             f"no finished runs under {', '.join(paths[:3])}: run the sweep first", file=sys.stderr

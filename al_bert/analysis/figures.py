@@ -6,6 +6,10 @@ seeds and a band: the two-sided 95% Student-t confidence interval of that mean
 
 Paper 1 = Ein-Dor et al. 2020: Figures 1 and 3 (accuracy in the balanced scenario, F1 in the imbalanced
 ones, vs train size), 4 (precision), 5 (recall), and 2 (diversity and representativeness).
+
+The sweep comparison (:mod:`al_bert.analysis.compare`) adds learning curves per configuration against
+the train size (:func:`config_curves`) and against the cumulative compute seconds spent so far
+(:func:`compute_curves`): what a strategy buys per second of training, inference and selection.
 """
 
 from __future__ import annotations
@@ -51,14 +55,18 @@ def strategy_colors(strategies: Sequence[str]) -> dict[str, str]:
     return colors
 
 
-def curve_points(runs: pd.DataFrame, metric: str, level: float = 0.95) -> pd.DataFrame:
-    """Per iteration: mean train size, and the mean and confidence band of ``metric`` over seeds."""
+def curve_points(
+    runs: pd.DataFrame, metric: str, level: float = 0.95, x: str = "train_size"
+) -> pd.DataFrame:
+    """Per iteration: mean train size (and mean ``x``), and the mean and band of ``metric`` over seeds."""
     out = []
     for iteration, group in runs.groupby("iteration"):
-        mean, low, high = mean_confidence_interval(group[metric].to_numpy(np.float64), level)
+        values = pd.to_numeric(group[metric], errors="coerce").to_numpy(np.float64)
+        mean, low, high = mean_confidence_interval(values, level)
         out.append(
             {
                 "iteration": iteration,
+                "x": float(pd.to_numeric(group[x], errors="coerce").mean()),
                 "train_size": float(group["train_size"].mean()),
                 "mean": mean,
                 "low": low,
@@ -218,6 +226,112 @@ def overlap_heatmap(data: pd.DataFrame) -> Figure:
         fig.colorbar(image, ax=list(axes[0]), label="Mean overlap |A ∩ B| / |A| (%)")
     fig.suptitle("Paper 1 §5: batch overlap between strategies at iteration 1")
     return fig
+
+
+COMPUTE_COLUMNS = ("train_seconds", "infer_seconds", "select_seconds")
+COMPUTE_X = "compute_seconds"
+
+
+def with_cumulative_compute(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` plus ``compute_seconds``: per run, the training + pool inference + selection seconds
+    of this iteration and every earlier one (a phase a record does not time counts as 0)."""
+    out = frame.sort_values(["run_key", "iteration"]).copy()
+    spent = pd.Series(0.0, index=out.index)
+    for column in COMPUTE_COLUMNS:
+        if column in out:
+            spent += pd.to_numeric(out[column], errors="coerce").fillna(0.0)
+    out[COMPUTE_X] = spent.groupby(out["run_key"]).cumsum()
+    return out
+
+
+def config_curves(
+    frame: pd.DataFrame,
+    metric: str,
+    title: str,
+    panels: Sequence[str] = (),
+    x: str = "train_size",
+    baseline: str = BASELINE,
+    level: float = 0.95,
+) -> Figure:
+    """One panel per value of the ``panels`` columns, one curve per (strategy, weighting): mean of
+    ``metric`` over seeds against the mean ``x`` at each iteration, with the 95% t-interval band."""
+    if frame.empty:
+        raise AnalysisError(f"no finished runs to plot for {title!r}")
+    rows = frame.copy()
+    rows["_config"] = [f"{s}/{w}" for s, w in zip(rows["strategy"], rows["weighting"])]
+    with_weighting = rows["weighting"].nunique() > 1
+    panels = [c for c in panels if c in rows]
+    keys = (
+        [tuple(str(v) for v in r) for r in rows[panels].itertuples(index=False)]
+        if panels
+        else [()] * len(rows)
+    )
+    rows["_panel"] = [" — ".join(k) for k in keys]
+    names = sorted(set(rows["_panel"]))
+    configs = sorted(set(rows["_config"]), key=lambda c: (c.partition("/")[0] != baseline, c))
+    palette = plt.get_cmap("tab10")
+    others = [c for c in configs if c.partition("/")[0] != baseline]
+    colors = {c: matplotlib.colors.to_hex(palette(i % 10)) for i, c in enumerate(others)}
+    colors.update({c: "#000000" for c in configs if c not in colors})
+    columns = min(3, len(names))
+    fig, axes = plt.subplots(
+        -(-len(names) // columns),
+        columns,
+        figsize=(5.2 * columns + 0.4, 3.9 * -(-len(names) // columns) + 0.8),
+        squeeze=False,
+    )
+    flat = list(axes.ravel())
+    for ax, name in zip(flat, names):
+        panel = rows[rows["_panel"] == name]
+        for config in [c for c in configs if c in set(panel["_config"])]:
+            points = curve_points(panel[panel["_config"] == config], metric, level, x=x)
+            points = points[np.isfinite(points["mean"])]
+            if points.empty:
+                continue
+            is_base = config.partition("/")[0] == baseline
+            label = config if with_weighting else config.partition("/")[0]
+            ax.plot(
+                points["x"],
+                points["mean"],
+                marker="o",
+                markersize=3,
+                color=colors[config],
+                linestyle="--" if is_base else "-",
+                label=f"{label} (n={int(points['seeds'].max())})",
+            )
+            low, high = points["low"], points["high"]
+            if metric in BOUNDED:
+                low, high = low.clip(0.0, 1.0), high.clip(0.0, 1.0)
+            ax.fill_between(points["x"], low, high, color=colors[config], alpha=0.15, linewidth=0)
+        ax.set_title(name or metric, fontsize=10)
+        ax.set_xlabel(
+            "Cumulative compute seconds (train + inference + selection)"
+            if x == COMPUTE_X
+            else "Train size |L| (labelled examples)"
+        )
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="best", title="strategy (seeds)", title_fontsize=7)
+    for ax in flat[len(names) :]:
+        ax.set_axis_off()
+    fig.suptitle(f"{title}\nmean over seeds, band: {int(level * 100)}% t-interval of the mean")
+    fig.tight_layout()
+    return fig
+
+
+def compute_curves(
+    frame: pd.DataFrame,
+    metric: str,
+    title: str,
+    panels: Sequence[str] = (),
+    baseline: str = BASELINE,
+    level: float = 0.95,
+) -> Figure:
+    """:func:`config_curves` against cumulative compute seconds (:func:`with_cumulative_compute`):
+    a strategy that wins per label may lose per second of compute."""
+    return config_curves(
+        with_cumulative_compute(frame), metric, title, panels, COMPUTE_X, baseline, level
+    )
 
 
 def save(fig: Figure, path: Path) -> Path:

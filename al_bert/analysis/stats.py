@@ -7,6 +7,9 @@
   elements whose mean is reported; a mean is bold when its p-value is < 0.05 against every compared
   column (and it is the better one).
 - Learning-curve bands: a two-sided Student-t confidence interval of the mean over seeds.
+- The sweep comparison (:mod:`al_bert.analysis.compare`): percentile-bootstrap intervals of a mean and
+  of a paired mean difference, the Wilson score interval of a win probability, Holm's step-down
+  correction, and the number of paired seeds a two-sided paired t-test needs (noncentral t power).
 """
 
 from __future__ import annotations
@@ -138,3 +141,145 @@ def significantly_best(
         if wins and len(names) > 1:
             best.add(name)
     return best
+
+
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 0
+SEEDS_CAP = 1000
+
+
+def _constant(values: np.ndarray, mean: float) -> bool:
+    """All values equal, up to float rounding relative to their mean."""
+    return bool(np.ptp(values) <= 1e-12 * abs(mean))
+
+
+def bootstrap_ci(
+    values: Sequence[float] | np.ndarray,
+    level: float = 0.95,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float, float]:
+    """Mean and its percentile-bootstrap confidence interval, (mean, low, high).
+
+    Efron & Tibshirani (1993, ch. 13): ``resamples`` resamples of the values with replacement, the
+    interval between the (1 − level)/2 and (1 + level)/2 quantiles of their means. The generator is
+    ``numpy.random.default_rng(seed)``, so equal inputs give equal intervals. Non-finite values are
+    dropped; with fewer than two values the interval is nan (one value says nothing about spread).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(v.mean())
+    if v.size < 2:
+        return mean, float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    # A constant sample (up to float rounding, e.g. 0.3 − 0.2 vs 0.2 − 0.1) has a zero-width interval.
+    if _constant(v, mean):
+        return mean, mean, mean
+    return mean, float(low), float(high)
+
+
+def paired_bootstrap_ci(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    level: float = 0.95,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float, float]:
+    """Mean paired difference ``a − b`` and its paired percentile-bootstrap interval, (mean, low, high).
+
+    The pairs are resampled together (a resample of the differences), which keeps what the two samples
+    share (the seed's data split and start model). Non-finite pairs are dropped; a constant difference
+    gives a zero-width interval; fewer than two pairs give a nan interval. See :func:`bootstrap_ci`.
+    """
+    x, y = _pairs(a, b)
+    return bootstrap_ci(x - y, level=level, resamples=resamples, seed=seed)
+
+
+def wilson_interval(successes: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval (Wilson 1927) of a proportion ``successes / n``, (low, high).
+
+    ``successes`` may be fractional (ties counted as half a win). Unlike the normal (Wald) interval it
+    stays inside [0, 1] and is not degenerate at 0 or 1: 3 wins out of 3 give [0.44, 1]. nan for n = 0.
+    """
+    if n <= 0:
+        return float("nan"), float("nan")
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm's (1979) step-down adjusted p-values, in the order given.
+
+    With the m finite p-values sorted, p₍₁₎ ≤ … ≤ p₍ₘ₎, the adjusted p₍ᵢ₎ is
+    max over j ≤ i of min(1, (m − j + 1) · p₍ⱼ₎): uniformly more powerful than :func:`bonferroni` and
+    it controls the same family-wise error rate. nan entries stay nan and do not count in m.
+    """
+    p = np.asarray(pvalues, dtype=np.float64).ravel()
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    m = finite.size
+    if m == 0:
+        return out
+    order = finite[np.argsort(p[finite], kind="stable")]
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(scaled)
+    return out
+
+
+def paired_t_power(effect_size: float, n: int | np.ndarray, alpha: float = ALPHA) -> np.ndarray:
+    """Power of a two-sided one-sample (paired) t-test with ``n`` pairs at standardised effect d.
+
+    Under the alternative the statistic follows a noncentral t with n − 1 degrees of freedom and
+    noncentrality d·√n (Cohen 1988, §2.5), so the power is
+    P(T > t₁₋α/₂) + P(T < −t₁₋α/₂) computed exactly with ``scipy.stats.nct``.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    df = n - 1
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    ncp = abs(effect_size) * np.sqrt(n)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        power = stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp)
+    # Far in the tail scipy may return nan; the power there is 1.
+    return np.where(np.isfinite(power), np.clip(power, 0.0, 1.0), 1.0)
+
+
+def seeds_needed(
+    differences: Sequence[float] | np.ndarray,
+    alpha: float = ALPHA,
+    power: float = 0.8,
+    cap: int = SEEDS_CAP,
+) -> float:
+    """Paired seeds a difference of the observed size needs to be significant, at the given power.
+
+    The effect size is d = mean / sd (sample sd, ddof 1) of the paired ``differences``; the answer is
+    the smallest n ≥ 2 whose two-sided paired t-test at level ``alpha`` has power ≥ ``power``
+    (:func:`paired_t_power`, exact noncentral t, not a normal approximation). A constant nonzero
+    difference (sd 0) needs the minimum, 2; a zero mean difference, or one that needs more than
+    ``cap`` seeds, gives ``inf``; fewer than two finite differences give nan (no sd).
+    """
+    d = np.asarray(differences, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if d.size < 2:
+        return float("nan")
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    if mean == 0:
+        return math.inf
+    if _constant(d, mean):
+        return 2.0
+    effect = mean / sd
+    start = 2
+    while start <= cap:
+        n = np.arange(start, min(cap, start + 255) + 1)
+        reached = np.flatnonzero(paired_t_power(effect, n, alpha) >= power)
+        if reached.size:
+            return float(n[reached[0]])
+        start = int(n[-1]) + 1
+    return math.inf

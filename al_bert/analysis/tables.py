@@ -260,12 +260,14 @@ def ein_dor_significance(frame: pd.DataFrame) -> list[Table]:
 def overlap_records(frame: pd.DataFrame, iteration: int = 1) -> pd.DataFrame:
     """|A ∩ B| / k for every pair of strategies whose runs share M0 and U (paper 1 §5).
 
-    Runs share the iteration-0 model and pool when every :data:`SHARED_START` column and the
-    weighting are equal; only their strategy differs. Only ``iteration`` (default 1, the first
+    Runs share the iteration-0 model and pool when every :data:`SHARED_START` column (the
+    recorded iteration-0 key and the batch size) and the weighting are equal; only their
+    strategy differs. Only ``iteration`` (default 1, the first
     selection) is comparable: later batches come from different models and pools.
     """
     rows = frame[frame["iteration"] == iteration]
-    group_keys = [c for c in (*SHARED_START, "weighting") if c in rows]
+    # scenario and dataset are fixed by the iteration-0 key; kept as columns for the summaries
+    group_keys = [c for c in (*SHARED_START, "weighting", "scenario", "dataset") if c in rows]
     out = []
     for key, group in rows.groupby(group_keys, dropna=False):
         by_strategy = {r["strategy"]: r["selected_ids"] for _, r in group.iterrows()}

@@ -1,4 +1,4 @@
-"""Data layer: binary tasks of both papers, verified raw files, keyword queries (issue #2).
+"""Data layer: binary tasks of both papers, verified raw files, keyword queries.
 
 Main entry points: :func:`build_task` (Hydra target of ``conf/dataset/*.yaml``),
 :func:`build_custom_task` (``dataset=custom``), :func:`query_matches`, and
@@ -6,11 +6,11 @@ Main entry points: :func:`build_task` (Hydra target of ``conf/dataset/*.yaml``),
 """
 
 from al_bert.data.custom import build_custom_task
-from al_bert.data.errors import DataError
 from al_bert.data.fetch import ChecksumError, DataUnavailableError
 from al_bert.data.queries import make_query, query_matches, query_scores
 from al_bert.data.task import KeywordQuery, Task
 from al_bert.data.tasks import TASKS, build_task
+from al_bert.errors import DataError
 
 __all__ = [
     "TASKS",

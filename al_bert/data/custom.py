@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from al_bert.data.errors import DataError
+from al_bert.data.fetch import FetchSettings
 from al_bert.data.imbalance import subsample_to_ratio
 from al_bert.data.queries import make_query
 from al_bert.data.splits import seeded_split_indices
 from al_bert.data.task import SPLIT_COLUMNS, KeywordQuery, Task
+from al_bert.errors import DataError
 
 __all__ = ["build_custom_task", "read_table"]
 
@@ -149,9 +150,11 @@ def build_custom_task(
     seed: int = 0,
     imbalance_ratio: float | None = None,
     query: Mapping[str, Any] | KeywordQuery | None = None,
+    fetch: FetchSettings | None = None,
 ) -> Task:
     """Build a :class:`Task` from user files (see module docstring). Errors name the file and the
-    missing column / absent class / empty rows."""
+    missing column / absent class / empty rows. ``fetch`` (where built-in datasets are downloaded) is
+    accepted so every dataset builder has one signature; user files are read where they are."""
     positive = (
         str(positive_class).lower() if isinstance(positive_class, bool) else str(positive_class)
     )

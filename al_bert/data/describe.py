@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from al_bert.data.fetch import DataUnavailableError
+from al_bert.data.fetch import DataUnavailableError, FetchSettings
 from al_bert.data.queries import query_scores
 from al_bert.data.task import Task
 from al_bert.data.tasks import TASKS
@@ -118,10 +118,11 @@ def _unavailable_row(name: str, cfg: Any, err: Exception) -> dict[str, Any]:
 
 def describe_configs(
     conf_dir: str | Path | None = None,
-    overrides: dict[str, Any] | None = None,
+    fetch: FetchSettings | None = None,
     names: Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    """Build each ``<conf_dir>/*.yaml`` task (``custom`` skipped) and collect the table rows."""
+    """Build each ``<conf_dir>/*.yaml`` task (``custom`` skipped) with the raw files from ``fetch``
+    and collect the table rows."""
     from hydra.utils import instantiate
     from omegaconf import DictConfig, OmegaConf
 
@@ -149,11 +150,8 @@ def describe_configs(
         if wanted is not None and stem not in wanted:
             continue
         cfg = configs[stem]
-        for key, value in (overrides or {}).items():
-            if value is not None:
-                cfg[key] = value
         try:
-            task = instantiate(cfg)
+            task = instantiate(cfg, _partial_=True)(fetch=fetch or FetchSettings())
         except Exception as err:  # Hydra wraps the target's exception
             cause = err if isinstance(err, DataUnavailableError) else err.__cause__
             if not isinstance(cause, DataUnavailableError):
@@ -211,12 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--task", action="append", default=None, help="only these tasks")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    overrides = {
-        "mirror": args.mirror,
-        "cache_dir": args.cache_dir,
-        "download": False if args.offline else None,
-    }
-    table = describe_configs(args.conf_dir, overrides, args.task)
+    fetch = FetchSettings(
+        mirror=args.mirror, cache_dir=args.cache_dir, download=False if args.offline else None
+    )
+    table = describe_configs(args.conf_dir, fetch, args.task)
     for path in write_tables(table, args.out):
         print(f"wrote {path}")
     with pd.option_context("display.width", 200, "display.max_columns", 20):

@@ -1,6 +1,6 @@
 """Resolve a raw data file: cache → offline mirror → HTTP(S) download, always checksum-verified.
 
-Order (issue #2, "Fetching"):
+Order:
 
 1. the cache directory ``<cache>/<source>/<name>`` (``cache_dir`` argument, else env
    ``AL_BERT_CACHE_DIR``, else the platform user cache dir of ``al_bert``);
@@ -28,8 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from al_bert.data.errors import DataError
 from al_bert.data.sources import Archive, RemoteFile
+from al_bert.errors import DataError
 
 __all__ = [
     "ChecksumError",

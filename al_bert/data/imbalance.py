@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from al_bert.data.errors import DataError
+from al_bert.errors import DataError
 
 __all__ = ["PAPER2_RATIOS", "subsample_to_ratio"]
 

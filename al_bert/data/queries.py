@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from al_bert.data.errors import DataError
 from al_bert.data.task import KeywordQuery
+from al_bert.errors import DataError
 
 __all__ = ["QUERY_KINDS", "load_terms", "make_query", "query_matches", "query_scores"]
 

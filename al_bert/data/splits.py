@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from al_bert.data.errors import DataError
+from al_bert.errors import DataError
 
 __all__ = ["CAPS", "FRACTIONS", "seeded_split_indices"]
 

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from al_bert.data.errors import DataError
 from al_bert.data.fetch import FetchSettings, resolve
 from al_bert.data.imbalance import subsample_to_ratio
 from al_bert.data.queries import make_query
@@ -27,6 +26,7 @@ from al_bert.data.readers import CLASSES, read_source
 from al_bert.data.sources import SOURCES, lrtc_id_file
 from al_bert.data.splits import seeded_split_indices
 from al_bert.data.task import SPLIT_COLUMNS, KeywordQuery, Task
+from al_bert.errors import DataError
 
 __all__ = ["SPLIT_MODES", "TASKS", "TaskSpec", "build_task", "resolve_positive_class", "task_names"]
 
@@ -235,20 +235,17 @@ def build_task(
     seed: int = 0,
     imbalance_ratio: float | None = None,
     query: Mapping[str, Any] | KeywordQuery | None = None,
-    mirror: str | None = None,
-    cache_dir: str | None = None,
-    download: bool | None = None,
-    base_url: str | None = None,
     lrtc_rows: str = "home",
+    fetch: FetchSettings | None = None,
 ) -> Task:
     """Build task ``name`` (a key of :data:`TASKS`; see ``conf/dataset/*.yaml``).
 
     ``positive_class``: source class name (default: the paper's); ``split``: ``paper`` (paper-1
     ids / original splits) or ``seeded`` (70/10/20, caps 15K/3K/3K, ``seed``);
     ``imbalance_ratio`` r: sub-sample training positives to a fraction 1/r (paper 2);
-    ``query``: keyword query config (paper 1 §3.2); ``mirror`` / ``cache_dir`` / ``download`` /
-    ``base_url``: where files come from (:mod:`al_bert.data.fetch`); ``lrtc_rows``: ``home``
-    (each id row's own position, reproduces Table 4) or ``redirected`` (the extractor's rows).
+    ``query``: keyword query config (paper 1 §3.2); ``lrtc_rows``: ``home`` (each id row's own
+    position, reproduces Table 4) or ``redirected`` (the extractor's rows); ``fetch``: where the raw
+    files come from (the config's ``paths.data``; :mod:`al_bert.data.fetch`), never part of a run's identity.
     """
     spec = get_task_spec(name)
     positive = resolve_positive_class(spec, positive_class)
@@ -262,9 +259,7 @@ def build_task(
             f"use split=seeded (or the balanced task) for positive_class {positive!r}"
         )
     kq = make_query(query)
-    settings = FetchSettings(
-        cache_dir=cache_dir, mirror=mirror, download=download, base_url=base_url
-    )
+    settings = fetch or FetchSettings()
     raw = read_source(spec.source, settings)
     info: dict[str, object] = {
         "title": spec.title,

@@ -1,4 +1,4 @@
-"""The one home of nearest-neighbour and clustering math (issue 4).
+"""The one home of nearest-neighbour and clustering math.
 
 Every strategy, weighting and analysis that needs distances goes through these functions:
 

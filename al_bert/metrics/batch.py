@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from al_bert import index
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 
 
 def diversity(pool: np.ndarray, batch: np.ndarray) -> float:
@@ -46,7 +46,7 @@ def batch_overlap(a: np.ndarray | list[str], b: np.ndarray | list[str]) -> float
 class Diversity:
     """Per-iteration diversity of the selected batch."""
 
-    needs: frozenset[Need] = frozenset({Need.EMBEDDINGS})
+    request: InferenceRequest = InferenceRequest(frozenset({Need.EMBEDDINGS}))
 
     def __call__(self, outputs: PoolOutputs, selected: np.ndarray) -> dict[str, float]:
         embeddings = outputs.require("embeddings")
@@ -56,7 +56,7 @@ class Diversity:
 class Representativeness:
     """Per-iteration representativeness (inverse mean K-NN density) of the selected batch."""
 
-    needs: frozenset[Need] = frozenset({Need.EMBEDDINGS})
+    request: InferenceRequest = InferenceRequest(frozenset({Need.EMBEDDINGS}))
 
     def __init__(self, k: int = 10) -> None:
         self.k = k

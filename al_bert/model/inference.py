@@ -1,7 +1,7 @@
 """Pool inference: one pass of the fine-tuned model over a set of rows, into :class:`PoolOutputs`.
 
-The loop calls :func:`pool_outputs` once per iteration with the union of what the strategy, the weighting
-and the batch analyses declared in ``needs``; nothing downstream runs the encoder again.
+The learner calls :func:`pool_outputs` once per iteration with the union of what the strategy, the
+weighting and the batch analyses requested; nothing downstream runs the encoder again.
 """
 
 from __future__ import annotations
@@ -134,7 +134,6 @@ def pool_outputs(
         probs=predicted.get("probs"),
         embeddings=predicted.get("embeddings"),
         mc_probs=predicted.get("mc_probs"),
-        classifier_weight=module.net.classifier.weight.detach().float().cpu().numpy(),
     )
     if Need.LABELLED_EMBEDDINGS in needs:
         outputs.labelled_positions = np.asarray(labelled_rows)

@@ -17,11 +17,8 @@ from torch import nn
 from torchmetrics.functional.classification import binary_f1_score
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
+from al_bert.errors import NonFiniteLossError
 from al_bert.model.backbones import BackboneConfig, hidden_size, load_encoder
-
-
-class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN or infinite loss."""
 
 
 @dataclass(frozen=True)

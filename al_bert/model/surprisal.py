@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel
 
+from al_bert.errors import MissingMaskedLMHeadError
 from al_bert.model.backbones import (
     PACKAGED_MINILM,
     TINY_RANDOM_BERT,
@@ -57,10 +58,6 @@ NO_MLM_HEAD_MESSAGE = (
     "strategy=alps needs a backbone with a pretrained masked-LM head; the packaged MiniLM has "
     "none — use model=bert_base (needs internet) or model.name_or_path=<a BERT MLM checkpoint>"
 )
-
-
-class MissingMaskedLMHeadError(RuntimeError):
-    """The backbone checkpoint has no (complete) pretrained masked-LM head."""
 
 
 @contextlib.contextmanager

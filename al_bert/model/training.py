@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import gc
 import logging
 import warnings
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import numpy as np
 import torch
 
 from al_bert.data.datamodule import ALDataModule
-from al_bert.devices import bf16_supported
+from al_bert.devices import bf16_supported, release_memory
 from al_bert.model.backbones import BackboneConfig
 from al_bert.model.module import ALClassifier, OptimConfig
 
@@ -147,9 +146,7 @@ def fit_model(
     # The Trainer, its optimiser state (2× the weights for AdamW) and loaders form reference cycles
     # that are garbage once _run_trainer returns: free them now, not at Python's occasional full
     # collection (an in-process sweep otherwise grows by a model + optimiser per fit).
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
+    release_memory(device)
     module.eval()
     return module
 

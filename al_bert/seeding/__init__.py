@@ -1,11 +1,11 @@
-"""Seed builders (one per scenario)."""
+"""Initial labelled set builders (``seed_builder`` config group; one per scenario)."""
 
 from al_bert.seeding.builders import (
     ColdStartSeed,
+    InitialSet,
     PositivesSeed,
     QuerySeed,
     RandomSeed,
-    Seed,
     SeedBuilder,
     SeedError,
     WarmStartSeed,
@@ -13,10 +13,10 @@ from al_bert.seeding.builders import (
 
 __all__ = [
     "ColdStartSeed",
+    "InitialSet",
     "PositivesSeed",
     "QuerySeed",
     "RandomSeed",
-    "Seed",
     "SeedBuilder",
     "SeedError",
     "WarmStartSeed",

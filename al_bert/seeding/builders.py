@@ -1,4 +1,4 @@
-"""Seed builders: the initial labelled set L0 of each scenario (paper 1 §3.2; paper 2 §5.4, §5.9).
+"""InitialSet builders: the initial labelled set L0 of each scenario (paper 1 §3.2; paper 2 §5.4, §5.9).
 
 A builder sees the train split (the pool) only, never dev or test. Gold labels reach L0 through the
 :class:`~al_bert.oracle.Oracle` (they spend budget); weak negatives are added with label 0 without asking
@@ -9,20 +9,18 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from al_bert.data.queries import query_matches
 from al_bert.data.task import Task
+from al_bert.errors import ConfigError, SeedError
 from al_bert.oracle import Oracle
 
 
-class SeedError(ValueError):
-    """The seed of this scenario cannot be built for this task."""
-
-
 @dataclass
-class Seed:
+class InitialSet:
     """L0: train-split rows, the labels training uses, and which rows were annotated (spent budget)."""
 
     rows: np.ndarray
@@ -38,12 +36,14 @@ class Seed:
 
 
 class SeedBuilder(ABC):
-    """Build L0 for a task."""
+    """Build L0 for a task (the ``seed_builder`` config group)."""
 
     name = "seed"
+    scenario: ClassVar[str] = ""
+    """The scenario whose L0 this builder makes; a run with another scenario is rejected."""
 
     @abstractmethod
-    def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> Seed: ...
+    def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet: ...
 
     @staticmethod
     def _draw(
@@ -63,7 +63,7 @@ class SeedBuilder(ABC):
         annotated: np.ndarray,
         count: int,
         rng: np.random.Generator,
-    ) -> Seed:
+    ) -> InitialSet:
         labels = oracle.label(annotated)
         rest = np.setdiff1d(np.arange(len(task.train)), annotated)
         weak = (
@@ -71,14 +71,14 @@ class SeedBuilder(ABC):
             if count
             else rest[:0]
         )
-        return Seed(
+        return InitialSet(
             rows=np.concatenate([annotated, weak]),
             labels=np.concatenate([labels, np.zeros(weak.size, dtype=np.int64)]),
             annotated=np.concatenate([np.ones(annotated.size, bool), np.zeros(weak.size, bool)]),
         )
 
 
-def require_both_classes(seed: Seed, task: Task, scenario: str) -> None:
+def require_both_classes(seed: InitialSet, task: Task, scenario: str) -> None:
     """A classifier cannot be trained on one class: stop with what to change."""
     classes = np.unique(seed.labels)
     if seed.rows.size and classes.size < 2:
@@ -94,13 +94,14 @@ class RandomSeed(SeedBuilder):
     """Balanced scenario: ``size`` random pool examples, annotated."""
 
     name = "random"
+    scenario = "balanced"
 
     def __init__(self, size: int = 100) -> None:
         self.size = size
 
-    def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> Seed:
+    def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet:
         rows = self._draw(np.arange(len(task.train)), self.size, rng, "examples", task)
-        return Seed(rows, oracle.label(rows), np.ones(rows.size, bool))
+        return InitialSet(rows, oracle.label(rows), np.ones(rows.size, bool))
 
 
 class PositivesSeed(SeedBuilder):
@@ -110,12 +111,13 @@ class PositivesSeed(SeedBuilder):
     """
 
     name = "positives"
+    scenario = "imbalanced"
 
     def __init__(self, positives: int = 100, weak_negatives: int = 100) -> None:
         self.positives = positives
         self.weak_negatives = weak_negatives
 
-    def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> Seed:
+    def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet:
         candidates = np.flatnonzero(task.train["label"].to_numpy() == 1)
         rows = self._draw(candidates, self.positives, rng, "positive examples", task)
         return self._add_weak_negatives(task, oracle, rows, self.weak_negatives, rng)
@@ -126,12 +128,13 @@ class QuerySeed(SeedBuilder):
     + ``weak_negatives`` random others (paper 1 §3.2, Table 5)."""
 
     name = "query"
+    scenario = "imbalanced_practical"
 
     def __init__(self, size: int = 100, weak_negatives: int = 100) -> None:
         self.size = size
         self.weak_negatives = weak_negatives
 
-    def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> Seed:
+    def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet:
         if task.query is None:
             raise SeedError(
                 f"scenario imbalanced_practical needs a keyword query, and task '{task.name}' has none; "
@@ -151,11 +154,12 @@ class WarmStartSeed(SeedBuilder):
     """Paper 2 §5.9: ``per_class`` random examples of each class, annotated (default 5 + 5)."""
 
     name = "warm_start"
+    scenario = "warm_start"
 
     def __init__(self, per_class: int = 5) -> None:
         self.per_class = per_class
 
-    def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> Seed:
+    def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet:
         labels = task.train["label"].to_numpy()
         pos = self._draw(
             np.flatnonzero(labels == 1), self.per_class, rng, "positive examples", task
@@ -164,14 +168,26 @@ class WarmStartSeed(SeedBuilder):
             np.flatnonzero(labels == 0), self.per_class, rng, "negative examples", task
         )
         rows = np.sort(np.concatenate([pos, neg]))
-        return Seed(rows, oracle.label(rows), np.ones(rows.size, bool))
+        return InitialSet(rows, oracle.label(rows), np.ones(rows.size, bool))
 
 
 class ColdStartSeed(SeedBuilder):
     """Paper 2 §5.9 cold start: L0 is empty; the first batch is drawn uniformly at random."""
 
     name = "cold_start"
+    scenario = "cold_start"
 
-    def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> Seed:
+    def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet:
         empty = np.zeros(0, dtype=np.int64)
-        return Seed(empty, empty, np.zeros(0, bool))
+        return InitialSet(empty, empty, np.zeros(0, bool))
+
+
+def check_scenario(builder: SeedBuilder, scenario: str) -> None:
+    """The scenario owns its builder: ``scenario=balanced seed_builder=positives`` would run one scenario
+    and record another, so it is rejected before any work."""
+    if builder.scenario and scenario and builder.scenario != scenario:
+        raise ConfigError(
+            f"seed_builder={builder.name} builds the initial set of scenario {builder.scenario}, but "
+            f"scenario={scenario}: drop the seed_builder override (each scenario selects its own) or "
+            f"use scenario={builder.scenario}"
+        )

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from al_bert.index import nearest_to_centers, weighted_kmeans
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import Strategy, check_selectable
 
 
@@ -47,7 +47,7 @@ class AlpsStrategy(Strategy):
     """
 
     name: ClassVar[str] = "alps"
-    needs: frozenset[Need] = frozenset({Need.SURPRISAL})
+    request: InferenceRequest = InferenceRequest(frozenset({Need.SURPRISAL}))
 
     def __init__(self, n_iter: int = 300, n_init: int = 10, backend: str = "auto") -> None:
         if n_iter < 1 or n_init < 1:

@@ -34,7 +34,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from al_bert.index import kmeans_pp_seeding
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import Strategy, check_selectable
 
 
@@ -76,7 +76,7 @@ class BadgeStrategy(Strategy):
     """
 
     name: ClassVar[str] = "badge"
-    needs: frozenset[Need] = frozenset({Need.PROBS, Need.EMBEDDINGS})
+    request: InferenceRequest = InferenceRequest(frozenset({Need.PROBS, Need.EMBEDDINGS}))
 
     def __init__(
         self, first: Literal["max_norm", "sample"] = "max_norm", backend: str = "auto"

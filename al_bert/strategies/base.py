@@ -1,7 +1,7 @@
 """The one interface every query strategy implements (small-text style: one small module per strategy).
 
 A strategy never runs the encoder and never sees pool labels: it reads what the loop computed once into
-:class:`~al_bert.outputs.PoolOutputs` (declared in ``needs``) and the per-example weights that the
+:class:`~al_bert.outputs.PoolOutputs` (declared in its ``request``) and the per-example weights that the
 weighting group produced, and returns the rows of the pool to label.
 
 Two families (Fairstein et al., §4.1):
@@ -19,14 +19,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, PoolOutputs
 
 
 class Strategy(ABC):
     """Select ``k`` rows of the pool from model outputs and per-example weights."""
 
     name: ClassVar[str] = "strategy"
-    needs: frozenset[Need] = frozenset()
+    request: InferenceRequest = InferenceRequest()
 
     @abstractmethod
     def select(

@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from al_bert.index import greedy_k_center
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import Strategy, check_selectable
 
 
@@ -23,7 +23,9 @@ class CoreSet(Strategy):
     """Ein-Dor et al. (2020) §3.3 "Core-Set": weighted greedy k-center, L as initial centres."""
 
     name: ClassVar[str] = "core_set"
-    needs: frozenset[Need] = frozenset({Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
+    request: InferenceRequest = InferenceRequest(
+        frozenset({Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
+    )
 
     def __init__(self, backend: str = "auto") -> None:
         self.backend = backend

@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from al_bert.devices import bf16_supported
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import Strategy, check_selectable, top_k_weighted
 
 
@@ -47,7 +47,9 @@ class DiscriminativeActiveLearning(Strategy):
     """Gissin & Shalev-Shwartz (2019) DAL: labelled-vs-unlabelled MLP, selection in sub-batches."""
 
     name: ClassVar[str] = "dal"
-    needs: frozenset[Need] = frozenset({Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
+    request: InferenceRequest = InferenceRequest(
+        frozenset({Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
+    )
 
     def __init__(
         self,

@@ -26,7 +26,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import ScoreStrategy
 
 
@@ -65,7 +65,7 @@ class ExpectedGradientLength(ScoreStrategy):
             raise ValueError(f"strategy.gradient={gradient!r}: choose full_model or last_layer")
         self.gradient = gradient
         self.include_bias = include_bias
-        self.needs = (
+        self.request = InferenceRequest(
             frozenset({Need.EXPECTED_GRAD_NORMS})
             if gradient == "full_model"
             else frozenset({Need.PROBS, Need.EMBEDDINGS})

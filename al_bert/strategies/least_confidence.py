@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import entr
 
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import ScoreStrategy
 
 
@@ -27,7 +27,7 @@ class LeastConfidence(ScoreStrategy):
     """Ein-Dor et al. (2020) §3.3 "LC": the most uncertain examples under the max-entropy rule."""
 
     name: ClassVar[str] = "least_confidence"
-    needs: frozenset[Need] = frozenset({Need.PROBS})
+    request: InferenceRequest = InferenceRequest(frozenset({Need.PROBS}))
 
     def score(self, outputs: PoolOutputs, rng: np.random.Generator) -> np.ndarray:
         return binary_entropy(outputs.require("probs"))

@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import ScoreStrategy
 from al_bert.strategies.least_confidence import binary_entropy
 
@@ -26,7 +26,6 @@ class MCDropout(ScoreStrategy):
     """Ein-Dor et al. (2020) §3.3 "Dropout": max-entropy over T MC-dropout passes (or BALD)."""
 
     name: ClassVar[str] = "mc_dropout"
-    needs: frozenset[Need] = frozenset({Need.MC_PROBS})
 
     def __init__(
         self, mc_passes: int = 10, acquisition: Literal["entropy", "bald"] = "entropy"
@@ -36,7 +35,8 @@ class MCDropout(ScoreStrategy):
         if acquisition not in ("entropy", "bald"):
             raise ValueError(f"acquisition must be 'entropy' or 'bald', got {acquisition!r}")
         self.mc_passes = int(mc_passes)
-        """T, the number of stochastic passes the loop runs to fill ``PoolOutputs.mc_probs``."""
+        """T, the number of stochastic passes the learner runs to fill ``PoolOutputs.mc_probs``."""
+        self.request = InferenceRequest(frozenset({Need.MC_PROBS}), mc_passes=self.mc_passes)
         self.acquisition = acquisition
 
     def score(self, outputs: PoolOutputs, rng: np.random.Generator) -> np.ndarray:

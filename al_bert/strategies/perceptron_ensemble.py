@@ -30,7 +30,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import ScoreStrategy
 from al_bert.strategies.least_confidence import binary_entropy
 
@@ -39,7 +39,9 @@ class PerceptronEnsemble(ScoreStrategy):
     """Ein-Dor et al. (2020) §3.3 "PE": max entropy of an ensemble of perceptrons on [CLS] vectors."""
 
     name: ClassVar[str] = "perceptron_ensemble"
-    needs: frozenset[Need] = frozenset({Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
+    request: InferenceRequest = InferenceRequest(
+        frozenset({Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS})
+    )
 
     def __init__(
         self,

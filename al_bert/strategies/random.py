@@ -10,13 +10,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, PoolOutputs
 from al_bert.strategies.base import Strategy, sample_weighted
 
 
 class RandomStrategy(Strategy):
     name: ClassVar[str] = "random"
-    needs: frozenset[Need] = frozenset()
+    request: InferenceRequest = InferenceRequest()
 
     def select(
         self, outputs: PoolOutputs, weights: np.ndarray, k: int, rng: np.random.Generator

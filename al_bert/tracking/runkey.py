@@ -1,9 +1,9 @@
 """Run keys: a stable identity of an experiment from its resolved config.
 
 A user's own data files (``dataset=custom``) enter by their content digest. The key ignores where results
-go, where the built-in datasets are read from and how the job is launched (``hydra``,
-``paths``, ``logger``, launcher settings, the dataset's mirror / cache / download settings), so re-running a
-sweep from another directory, machine or launcher finds its finished runs.
+go, where the built-in datasets are read from and how the job is launched (``hydra``, ``paths`` — which
+holds the data mirror, cache and download settings —, ``logger``, launcher settings), so re-running a sweep
+from another directory, machine or launcher finds its finished runs.
 """
 
 from __future__ import annotations
@@ -30,8 +30,20 @@ NON_IDENTITY_KEYS = (
     "verbose",
     "run",
 )
-# Dataset keys that say where the (checksum-verified) files come from, not what they hold.
+# Dataset keys that said where the (checksum-verified) files come from, in the ``run.json`` of runs made
+# before these settings moved to ``paths.data``: still ignored, so those runs keep their keys.
 DATA_LOCATION_KEYS = ("mirror", "cache_dir", "download", "base_url")
+# What M0 depends on (:mod:`al_bert.tracking.iteration0`); the strategy and weighting are deliberately absent.
+ITERATION0_KEYS = (
+    "dataset",
+    "data_digest",
+    "scenario",
+    "seed_builder",
+    "seed",
+    "model",
+    "trainer",
+    "limit",
+)
 # Dataset keys naming a user's own data file (dataset=custom): keyed by the file's content.
 DATA_FILE_KEYS = ("path", "test_path", "dev_path")
 
@@ -97,3 +109,27 @@ def sub_key(cfg: DictConfig | dict[str, Any], keys: tuple[str, ...]) -> str:
     # Keys a config lacks are left out, so adding an optional key (data_digest) changes no other key.
     blob = json.dumps({k: ident[k] for k in keys if k in ident}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def results_dir(cfg: DictConfig) -> Path:
+    """Where a run's results live: keyed by the run's config, not by the launch time or directory."""
+    return Path(cfg.paths.output_root) / "runs" / run_key(cfg)
+
+
+def run_columns(cfg: DictConfig, strategy: str, weighting: str) -> dict[str, Any]:
+    """Identifying columns repeated in every record (tidy tables need no join), the run key and the
+    iteration-0 key (runs with the same one started from the same M0 and U) included."""
+    return {
+        "run_key": run_key(cfg),
+        "iteration0_key": sub_key(cfg, ITERATION0_KEYS),
+        "experiment": cfg.get("experiment_name") or "default",
+        "dataset": str(cfg.dataset.name),
+        "scenario": str(cfg.scenario.name),
+        "strategy": strategy,
+        "weighting": weighting,
+        "model": str(cfg.model.name_or_path),
+        "trainer": str(cfg.trainer.name),
+        "seed": int(cfg.seed),
+        "imbalance_ratio": cfg.dataset.get("imbalance_ratio"),
+        "bins": cfg.weighting.get("bins"),
+    }

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import math
@@ -19,20 +20,14 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from al_bert.errors import AlBertError, CorruptStoreError, RunBusyError
+
 log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.jsonl"
 STATE_FILE = "state.json"
 RUN_FILE = "run.json"
 LOCK_FILE = ".run.lock"
-
-
-class RunBusyError(RuntimeError):
-    """Another live process holds this run (its lock); nothing was written."""
-
-
-class CorruptStoreError(RuntimeError):
-    """A store file cannot be read; the message names it and what to do."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -181,3 +176,33 @@ class ResultsStore:
         current.update(extra)
         current["status"] = status
         write_json_atomic(self.run_path, current)
+
+    def is_finished(self) -> bool:
+        return (self.status() or {}).get("status") == "finished"
+
+    def fail(self, error: BaseException) -> tuple[str, bool]:
+        """Mark the run failed with a one-line reason; returns (reason, whether the user can act on it:
+        a config or data problem, out of memory, a full disk). Finished iterations are never touched."""
+        import torch
+
+        hint = ""
+        if isinstance(error, torch.OutOfMemoryError):
+            hint = "out of memory: lower trainer.batch_size, trainer.eval_batch_size or trainer.max_length"
+        elif isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            hint = (
+                f"disk full: free space under {self.run_dir.parent} (finished iterations are kept; "
+                "re-run to resume)"
+            )
+        reason = " ".join(f"{type(error).__name__}: {hint or error}".split())
+        with contextlib.suppress(OSError):  # on a full disk the reason still reaches the console
+            self.set_status("failed", reason=reason)
+        return reason, bool(hint) or isinstance(error, AlBertError)
+
+
+def link_job_dir(run_dir: Path) -> None:
+    """Leave a pointer from Hydra's job directory to the keyed results directory (``results_dir.txt``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        job_dir = Path(HydraConfig.get().runtime.output_dir)
+        (job_dir / "results_dir.txt").write_text(str(run_dir.resolve()) + "\n")

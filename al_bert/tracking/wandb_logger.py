@@ -60,7 +60,10 @@ class WandbTracker:
         self.dir, self.group, self.tags = dir, group, list(tags or [])
         self.run: Any = None
 
-    def start(self, *, name: str, config: dict[str, Any], group: str, tags: list[str]) -> None:
+    def start(
+        self, *, run_id: str, name: str, config: dict[str, Any], group: str, tags: list[str]
+    ) -> None:
+        """Open (or resume) the W&B run ``run_id`` (the run key), shown as ``name``."""
         import wandb
 
         if self.dir:
@@ -71,7 +74,7 @@ class WandbTracker:
             mode=self.mode,  # type: ignore[arg-type]
             dir=self.dir,
             name=name,
-            id=name,
+            id=run_id,
             resume="allow",
             group=self.group or group,
             tags=sorted(set(self.tags + tags)),
@@ -109,3 +112,22 @@ class WandbTracker:
         self.run.summary["status"] = status
         self.run.finish(exit_code=0 if status == "finished" else 1)
         self.run = None
+
+
+def run_name(info: dict[str, Any]) -> str:
+    """A name readable at a glance in the W&B run list: ``<strategy>-<weighting>-s<seed>``."""
+    return f"{info['strategy']}-{info['weighting']}-s{info['seed']}"
+
+
+def make_tracker(
+    node: Any, info: dict[str, Any], key: str, config: dict[str, Any]
+) -> NullTracker | WandbTracker:
+    """The ``logger`` config group's tracker, started for one run (W&B id = the run key)."""
+    from hydra.utils import instantiate
+
+    tracker = instantiate(node) if node else NullTracker()
+    if isinstance(tracker, WandbTracker):
+        group = f"{info['experiment']}/{info['dataset']}/{info['scenario']}"
+        tags = [f"{k}={info[k]}" for k in ("dataset", "scenario", "strategy", "weighting", "model")]
+        tracker.start(run_id=key, name=run_name(info), config=config, group=group, tags=tags)
+    return tracker

@@ -12,14 +12,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, PoolOutputs
 
 
 class Weighting(ABC):
     """Map pool outputs to one non-negative weight per pool row."""
 
     name: ClassVar[str] = "weighting"
-    needs: frozenset[Need] = frozenset()
+    request: InferenceRequest = InferenceRequest()
 
     @abstractmethod
     def __call__(self, outputs: PoolOutputs) -> np.ndarray:

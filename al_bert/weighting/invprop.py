@@ -30,7 +30,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.weighting.base import Weighting
 from al_bert.weighting.posprob import positive_probs
 
@@ -66,7 +66,7 @@ class InvProp(Weighting):
     """Inverse-propensity weights over ``bins`` equal-width bins of M(x) (Fairstein et al., §4)."""
 
     name: ClassVar[str] = "invprop"
-    needs: frozenset[Need] = frozenset({Need.PROBS})
+    request: InferenceRequest = InferenceRequest(frozenset({Need.PROBS}))
 
     def __init__(self, bins: int = 10) -> None:
         if int(bins) != bins or bins < 1:

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from al_bert.outputs import Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.weighting.base import Weighting
 
 
@@ -32,7 +32,7 @@ class PosProb(Weighting):
     """w(x) = M(x) (Fairstein et al., §5.3 "PosProb")."""
 
     name: ClassVar[str] = "posprob"
-    needs: frozenset[Need] = frozenset({Need.PROBS})
+    request: InferenceRequest = InferenceRequest(frozenset({Need.PROBS}))
 
     def __call__(self, outputs: PoolOutputs) -> np.ndarray:
         return positive_probs(outputs)

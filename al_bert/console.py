@@ -1,0 +1,194 @@
+"""What a person sees while al-bert runs: a quiet console with progress, one line per iteration.
+
+Framework chatter (Lightning's banners and tips, transformers' load reports and bars, faiss' loader) is
+silenced at its source unless ``verbose=true``. On a terminal, :class:`RunConsole` shows one live line
+per run (iteration i/T, phase, elapsed, ETA; drawn by rich); when stdout is not a terminal (CI, SLURM
+logs) it prints plain lines only. :class:`SweepCounter` (a Hydra callback) keeps the count of a multirun.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import warnings
+from typing import Any, TextIO
+
+import pandas as pd
+import torch
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+log = logging.getLogger("al_bert")
+
+TABLE_COLUMNS = (
+    "iteration",
+    "train_size",
+    "positives_selected",
+    "accuracy",
+    "f1",
+    "balanced_accuracy",
+    "roc_auc",
+    "positives_ratio",
+    "train_seconds",
+    "select_seconds",
+)
+# The metrics of the one line printed per finished iteration.
+LINE_METRICS = (("f1", "F1"), ("balanced_accuracy", "bal.acc"), ("roc_auc", "AUC"))
+
+
+def quiet_frameworks() -> None:
+    """Silence framework chatter at its source: Lightning's info banners and tips (device, precision,
+    "max_epochs reached"), transformers' load reports and progress bars, and warnings known to be harmless
+    here. Warnings and errors still show; ``verbose=true`` skips this."""
+    from transformers.utils import logging as hf_logging
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning", "faiss.loader"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+
+
+def configure_threads(threads: int, deterministic: bool) -> None:
+    """Torch threads per job (0 = torch's default) so parallel jobs do not oversubscribe the CPU."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+    log.debug("torch threads per job: %d", torch.get_num_threads())
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def format_table(records: list[dict[str, Any]]) -> str:
+    """The per-iteration table printed at the end of a run (``print_table=true``)."""
+    if not records:
+        return "(no iterations)"
+    frame = pd.DataFrame(records)
+    columns = [c for c in TABLE_COLUMNS if c in frame.columns]
+    return frame[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def iteration_line(record: dict[str, Any], iterations: int) -> str:
+    """One line per finished iteration: labels spent, positives found, key test metrics, seconds."""
+    parts = [
+        f"it {record['iteration']}/{iterations}",
+        f"L={record.get('train_size', 0)}",
+        f"pos={record.get('positives_selected', 0)}",
+    ]
+    for key, label in LINE_METRICS:
+        value = record.get(key)
+        if isinstance(value, (int, float)):
+            parts.append(f"{label} {value:.3f}")
+    seconds = sum(
+        float(record.get(k) or 0.0)
+        for k in ("train_seconds", "infer_seconds", "select_seconds", "eval_seconds")
+    )
+    parts.append(f"{seconds:.0f} s")
+    return "  ".join(parts)
+
+
+class RunConsole:
+    """Progress of one run: a :class:`~al_bert.loop.Progress` and a :class:`~al_bert.loop.Tracker`.
+
+    ``live`` (default: stdout is a terminal) draws one transient rich status line with the iteration,
+    the phase, the elapsed time and an ETA from the mean duration of the finished iterations.
+    """
+
+    def __init__(
+        self, title: str, iterations: int, *, stream: TextIO | None = None, live: bool | None = None
+    ) -> None:
+        self.stream = stream or sys.stdout
+        self.iterations = iterations
+        self.live = self.stream.isatty() if live is None else live
+        self.started = time.perf_counter()
+        self.finished_at: list[float] = []
+        self.first_iteration: int | None = None
+        self._status: Any = None
+        print(title, file=self.stream, flush=True)
+
+    def phase(self, iteration: int, name: str) -> None:
+        if self.first_iteration is None:
+            self.first_iteration = iteration
+        if not self.live:
+            return
+        text = f"it {iteration}/{self.iterations} · {name} · {_clock(self.elapsed())}"
+        eta = self.eta(iteration)
+        if eta is not None:
+            text += f" · ETA {_clock(eta)}"
+        if self._status is None:
+            from rich.console import Console
+
+            self._status = Console(file=self.stream).status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
+
+    def log_iteration(self, record: dict[str, Any]) -> None:
+        self.finished_at.append(time.perf_counter())
+        self._stop()
+        print("  " + iteration_line(record, self.iterations), file=self.stream, flush=True)
+
+    def finish(self, records: list[dict[str, Any]], status: str) -> None:
+        self._stop()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def eta(self, iteration: int) -> float | None:
+        """Seconds left: the mean duration of this run's finished iterations × those still to run."""
+        if not self.finished_at:
+            return None
+        mean = (self.finished_at[-1] - self.started) / len(self.finished_at)
+        return max(
+            0.0,
+            mean * (self.iterations - iteration + 1) - (time.perf_counter() - self.finished_at[-1]),
+        )
+
+    def _stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+class SweepCounter(Callback):
+    """Hydra callback: a running count of a multirun's jobs (finished / skipped / failed of N).
+
+    The task function returns its run's status (``finished``, ``skipped`` or ``failed``); N is the
+    product of the comma-separated sweep overrides (the basic sweeper's grid).
+    """
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.counts = {"finished": 0, "skipped": 0, "failed": 0}
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.counts = dict.fromkeys(self.counts, 0)
+        self.total = grid_size(list(config.hydra.overrides.task))
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        if not self.total:
+            return
+        status = getattr(job_return, "_return_value", None)
+        if status not in self.counts:
+            status = "failed"
+        self.counts[status] += 1
+        done = sum(self.counts.values())
+        summary = " · ".join(f"{n} {k}" for k, n in self.counts.items())
+        print(f"[{done}/{self.total}] {summary}", flush=True)
+
+
+def grid_size(overrides: list[str]) -> int:
+    """How many jobs the basic sweeper launches for these overrides (``key=a,b`` multiplies by 2)."""
+    total = 1
+    for override in overrides:
+        _, _, value = override.partition("=")
+        if value and "," in value and not value.startswith(("[", "{", "'", '"')):
+            total *= len(value.split(","))
+    return total

@@ -1,0 +1,99 @@
+"""scripts/bench_peers.py (al-bert vs small-text and baal): its helpers, a whole run on a tiny random
+model (``--smoke``), and the committed report."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _bench_peers() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_peers", REPO / "scripts/bench_peers.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _check_report(bench: ModuleType, report: dict) -> None:
+    """Ratios and verdicts follow from the seconds; the markdown is rebuilt from the JSON."""
+    for row in report["strategies"].values():
+        base = row[bench.AL_BERT]
+        assert base["seconds"] == min(base["runs"]) > 0
+        for peer in (bench.SMALL_TEXT, bench.BAAL):
+            if peer in row:
+                assert row[peer]["seconds"] == min(row[peer]["runs"])
+                ratio = row[peer]["seconds"] / base["seconds"]
+                assert row[peer]["ratio_to_al_bert"] == pytest.approx(ratio, abs=0.006)
+        assert row["goal_met"] == (row[bench.SMALL_TEXT]["ratio_to_al_bert"] >= bench.GOAL)
+
+
+def test_overlap_modulo_ties_counts_a_different_tie_break_as_agreement():
+    bench = _bench_peers()
+    scores = np.array([0.9, 0.5, 0.5, 0.1])
+    assert bench.overlap_modulo_ties([0, 1], [2, 0], scores) == {
+        "k": 2,
+        "overlap": 1,
+        "agree_modulo_ties": True,
+        "tied_at_kth": 2,
+    }
+    assert not bench.overlap_modulo_ties([0, 1], [0, 3], scores)["agree_modulo_ties"]
+    assert bench.overlap_modulo_ties(np.array([4, 1]), np.array([1, 4])) == {"k": 2, "overlap": 2}
+
+
+def test_ratios_are_peer_over_al_bert_and_the_goal_is_three_times_small_text():
+    bench = _bench_peers()
+    row = {"al-bert": {"seconds": 2.0}, "small-text": {"seconds": 7.0}, "baal": {"seconds": 3.0}}
+    bench.add_ratios(row)
+    assert row["small-text"]["ratio_to_al_bert"] == 3.5 and row["baal"]["ratio_to_al_bert"] == 1.5
+    assert row["goal_met"] is True
+    slow = {"al-bert": {"seconds": 2.0}, "small-text": {"seconds": 5.0}}
+    bench.add_ratios(slow)
+    assert slow["goal_met"] is False
+
+
+def test_smoke_run_times_every_strategy_in_both_tools_and_their_selections_agree(tmp_path):
+    pytest.importorskip(
+        "small_text",
+        reason="small-text is not installed: pip install -e '.[bench]' (make bench-peers)",
+    )
+    bench = _bench_peers()
+    report = bench.main(["--smoke", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "peers.json").read_text())
+    assert saved["smoke"] and saved["strategies"].keys() == set(bench.ROW_NAMES)
+    assert (tmp_path / "peers.md").read_text() == bench.render_markdown(saved)
+    _check_report(bench, saved)
+    # one set of weights: the peer's model gives al-bert's fp32 probabilities
+    assert report["model"]["same_weights_max_abs_prob_diff_fp32"] < 1e-5
+    # the same selection rule on the same inputs picks the same rows (up to tie-breaking)
+    agreement = {name: row.get("agreement", {}) for name, row in saved["strategies"].items()}
+    assert agreement["least_confidence"]["same_probabilities"]["agree_modulo_ties"]
+    same_embeddings = agreement["core_set"]["same_embeddings"]
+    assert same_embeddings["overlap"] == same_embeddings["k"] == saved["pool"]["k"]
+    egl = agreement["egl_last_layer"]["same_weights_fp32"]
+    assert egl["agree_modulo_ties"] and egl["max_relative_score_difference"] < 1e-4
+    assert agreement["mc_dropout_bald"]["small_text_same_samples"]["agree_modulo_ties"]
+    if "baal" in saved["tools"]:
+        assert agreement["mc_dropout_bald"]["baal_same_samples"]["agree_modulo_ties"]
+    assert saved["tools"]["small-text"]["max_length"] == saved["pool"]["tokens_max"]
+
+
+def test_committed_report_is_a_full_run_and_renders_its_markdown():
+    path = REPO / "benchmarks/peers.json"
+    if not path.exists():
+        pytest.skip("benchmarks/peers.json not generated yet (make bench-peers)")
+    bench = _bench_peers()
+    report = json.loads(path.read_text())
+    assert not report["smoke"] and report["pool"]["pool_size"] >= 2000
+    assert report["strategies"].keys() == set(bench.ROW_NAMES)
+    _check_report(bench, report)
+    assert bench.render_markdown(report) == (REPO / "benchmarks/peers.md").read_text()
