@@ -177,6 +177,7 @@ def big_pool(labelled_size: int = 200, k: int = 50) -> dict[str, Any]:
         "device": f"{device.type} ({torch.get_num_threads()} threads), bf16 {bf16}",
         "inference_seconds": round(inference, 2),
         "rss_before_mb": round(rss_before, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "strategies": results,
     }
 
@@ -250,7 +251,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             "",
             f"{big['device']}; one pool pass (probabilities + embeddings, d = {big['dim']}): "
             f"{big['inference_seconds']:.1f} s; resident memory before selecting: "
-            f"{big['rss_before_mb']:.0f} MB.",
+            f"{big['rss_before_mb']:.0f} MB." + (f" {big['note']}" if big.get("note") else ""),
             "",
             "| strategy | selection of 50 (s) | peak resident memory (MB) | peak − before (MB) |",
             "|---|---|---|---|",

@@ -449,7 +449,7 @@ def scale_section(frame: pd.DataFrame) -> str:
                     "strategy",
                     "weighting",
                     "seeds",
-                    "s / run (CPU)",
+                    "median s / run (CPU)",
                 ],
                 cells,
             ),
@@ -463,14 +463,15 @@ def _has_ratio(runs: pd.DataFrame) -> bool:
 
 
 def runs_seconds(frame: pd.DataFrame) -> float:
-    """Mean seconds of train + inference + selection + evaluation per run."""
+    """Median seconds of train + inference + selection + evaluation per run (the median: runs that
+    shared the machine with other jobs are slower, and a few of them must not set the estimate)."""
     phases = [
         c
         for c in ("train_seconds", "infer_seconds", "select_seconds", "eval_seconds")
         if c in frame
     ]
     per_run = frame.groupby("run_key")[phases].sum().sum(axis=1)
-    return float(per_run.mean()) if len(per_run) else float("nan")
+    return float(per_run.median()) if len(per_run) else float("nan")
 
 
 def grid_runs(sweep: Path, scale: str) -> int:
@@ -485,8 +486,9 @@ def full_scale_section(frame: pd.DataFrame, sweep: Path) -> str:
     return (
         f"This CPU grid (`sweeps/{sweep.name}`, `cpu:`) has {cpu_runs} runs, of which "
         f"{final_iteration(frame)['run_key'].nunique()} are finished and reported above; "
-        f"`make reproduce` runs the missing ones (about {seconds / 60:.0f} CPU-minutes per run "
-        "measured here, MC-Dropout several times more). The papers' grids are its `paper:` blocks: "
+        f"`make reproduce` runs the missing ones (a median of {seconds / 60:.0f} minutes per run "
+        "measured here on 2 cores, MC-Dropout several times more; runs that shared the cores with "
+        "other jobs took longer). The papers' grids are its `paper:` blocks: "
         f"{paper_runs} runs (paper 1: 14 experiments × 8 strategies × 5 seeds; paper 2: 14 "
         "Binary-Imbalanced variants × 5 ratios × 4 algorithms × 3 weightings × 10 seeds). Run them on "
         "GPUs with the papers' backbone and a launcher, e.g.\n\n"
