@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from al_bert.console import RunConsole, configure_threads, format_table, quiet_frameworks
 from al_bert.data.fetch import FetchSettings
-from al_bert.errors import AlBertError, ConfigError, RunFailure, one_line
+from al_bert.errors import AlBertError, ConfigError, RunBusyError, RunFailure, one_line
 from al_bert.learner import Learner
 from al_bert.loop import ActiveLearningLoop, ALConfig
 from al_bert.model.backbones import BackboneConfig
@@ -62,7 +62,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
         store = ResultsStore(results_dir(cfg))
         with store.exclusive():
             return _run_held(cfg, parts, store)
-    except RunFailure:
+    except (RunFailure, RunBusyError):
         raise
     except AlBertError as error:
         raise RunFailure(one_line(error)) from None
@@ -148,8 +148,9 @@ def _finished(cfg: DictConfig) -> bool:
 
 
 def main_entry(cfg: DictConfig) -> str:
-    """Hydra task function; returns ``finished``, ``skipped`` or ``failed`` (a failed run of a sweep is
-    recorded and the sweep goes on; a single run exits non-zero with the one-line reason)."""
+    """Hydra task function; returns ``finished``, ``skipped``, ``busy`` (another live process runs it:
+    two sweeps over one grid share its runs) or ``failed`` (a failed run of a sweep is recorded and the
+    sweep goes on; a single run exits non-zero with the one-line reason)."""
     if not cfg.get("verbose", False):
         quiet_frameworks()
     configure_threads(int(cfg.get("threads", 0) or 0), bool(cfg.get("deterministic", True)))
@@ -157,11 +158,12 @@ def main_entry(cfg: DictConfig) -> str:
         finished_before = _finished(cfg)
         run_experiment(cfg)
         return "skipped" if finished_before else "finished"
-    except RunFailure as failure:
-        print(f"al-bert: run failed: {failure}", file=sys.stderr)
+    except (RunFailure, RunBusyError) as failure:
+        busy = isinstance(failure, RunBusyError)
+        print(f"al-bert: {'' if busy else 'run failed: '}{failure}", file=sys.stderr)
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             raise SystemExit(1) from None
-        return "failed"
+        return "busy" if busy else "failed"

@@ -158,15 +158,16 @@ class RunConsole:
 
 
 class SweepCounter(Callback):
-    """Hydra callback: a running count of a multirun's jobs (finished / skipped / failed of N).
+    """Hydra callback: a running count of a multirun's jobs (finished / skipped / failed of N, and
+    busy: held by another live process, once there is one).
 
-    The task function returns its run's status (``finished``, ``skipped`` or ``failed``); N is the
-    product of the comma-separated sweep overrides (the basic sweeper's grid).
+    The task function returns its run's status (``finished``, ``skipped``, ``busy`` or ``failed``);
+    N is the product of the comma-separated sweep overrides (the basic sweeper's grid).
     """
 
     def __init__(self) -> None:
         self.total = 0
-        self.counts = {"finished": 0, "skipped": 0, "failed": 0}
+        self.counts = {"finished": 0, "skipped": 0, "busy": 0, "failed": 0}
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.counts = dict.fromkeys(self.counts, 0)
@@ -180,7 +181,7 @@ class SweepCounter(Callback):
             status = "failed"
         self.counts[status] += 1
         done = sum(self.counts.values())
-        summary = " · ".join(f"{n} {k}" for k, n in self.counts.items())
+        summary = " · ".join(f"{n} {k}" for k, n in self.counts.items() if n or k != "busy")
         print(f"[{done}/{self.total}] {summary}", flush=True)
 
 

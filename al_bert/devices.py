@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import gc
+import os
 import sys
 
 import torch
@@ -43,3 +44,10 @@ def release_memory(device: torch.device) -> None:
         libc.malloc_trim(0)
     if device.type == "cuda":
         torch.cuda.empty_cache()
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MiB (Linux ``/proc/self/statm``)."""
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20

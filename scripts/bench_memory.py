@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import tempfile
 import time
@@ -27,6 +26,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from al_bert.app import run_experiment
+from al_bert.devices import rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_MB = 100.0
@@ -43,13 +43,6 @@ JOB = [
     "print_table=false",
     "share_iteration0=false",
 ]
-
-
-def rss_mb() -> float:
-    """Current resident set size of this process in MiB (Linux)."""
-    with open("/proc/self/statm") as handle:
-        pages = int(handle.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def run(jobs: int, root: Path) -> list[dict[str, Any]]:

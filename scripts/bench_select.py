@@ -36,7 +36,7 @@ from hydra.utils import instantiate
 from al_bert.data.datamodule import ALDataModule
 from al_bert.data.fetch import FetchSettings
 from al_bert.data.tasks import build_task
-from al_bert.devices import bf16_supported
+from al_bert.devices import bf16_supported, rss_mb
 from al_bert.model.backbones import BackboneConfig
 from al_bert.model.inference import pool_outputs
 from al_bert.model.learner import build_datamodule
@@ -128,11 +128,6 @@ def naive_pass(
     return time.perf_counter() - started
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def big_pool(labelled_size: int = 200, k: int = 50) -> dict[str, Any]:
     """Core-Set and BADGE selections of ``k`` on the whole SST-2 pool (run in a child process)."""
     import resource
@@ -158,7 +153,7 @@ def big_pool(labelled_size: int = 200, k: int = 50) -> dict[str, Any]:
         module, datamodule, pool, labelled, labels, needs, device=device, bf16=bf16
     )
     inference = time.perf_counter() - started
-    rss_before = _rss_mb()
+    rss_before = rss_mb()
     results: dict[str, Any] = {}
     for name in ("core_set", "badge"):
         strategy = load_strategy(name)

@@ -8,11 +8,12 @@ import logging
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from al_bert.app import run_experiment
-from al_bert.errors import RunFailure
+from al_bert.errors import RunBusyError
 from al_bert.tracking.runkey import results_dir
 from al_bert.tracking.store import CorruptStoreError, ResultsStore, write_json_atomic
 from tests.test_e2e import SMALL, cfg_for
@@ -96,10 +97,23 @@ def test_second_process_on_a_held_run_is_skipped_and_writes_nothing(tmp_path):
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         store.set_status("running", pid=holder.pid)
         before = store.run_path.read_bytes()
-        with pytest.raises(RunFailure, match=f"another process \\(pid {holder.pid}\\)"):
+        with pytest.raises(RunBusyError, match=f"another process \\(pid {holder.pid}\\)"):
             run_experiment(cfg)
         assert store.run_path.read_bytes() == before
         assert not store.results_path.exists()
+        # A second sweep over the same grid counts the held run as busy, not failed, and goes on.
+        sweep = subprocess.run(
+            [sys.executable, "-m", "al_bert", "-m", f"paths.output_root={tmp_path}", *TINY],
+            cwd=Path(__file__).parents[1],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert sweep.returncode == 0, sweep.stderr[-2000:]
+        assert "[1/1] 0 finished · 0 skipped · 1 busy · 0 failed" in sweep.stdout
+        assert f"another process (pid {holder.pid})" in sweep.stderr
+        assert "run failed" not in sweep.stderr
+        assert store.run_path.read_bytes() == before
     finally:
         holder.kill()
         holder.wait()

@@ -20,7 +20,7 @@ significantly contradicts it; *inconclusive at this scale* otherwise (or with fe
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,13 @@ METRIC_NAMES = {
 def _ci(values: Sequence[float] | np.ndarray) -> str:
     mean, low, high = mean_confidence_interval(values)
     return "n/a" if not np.isfinite(mean) else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator, infinite when only the denominator is 0 (no positives found)."""
+    if denominator == 0:
+        return float("inf") if numerator > 0 else float("nan")
+    return float(numerator / denominator)
 
 
 def _as_int(value: Any) -> int:
@@ -326,6 +333,7 @@ def claim_invprop(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
                     if "posprob" in set(group["weighting"])
                     else "n/a",
                     "mean_difference": diff,
+                    "invprop_over_uniform": _ratio(joined["i"].mean(), joined["u"].mean()),
                     "seeds": len(joined),
                     "p_paired_t": p,
                     "verdict": verdict,
@@ -338,6 +346,14 @@ def claim_invprop(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     def paper_text(pair: Any) -> str:
         return "—" if pair is None else f"{pair[0]:.3f} vs {pair[1]:.3f}"
 
+    def times_text(row: Mapping[Any, Any]) -> str:
+        """How many times Uniform's positives InvProp finds: the paper's (Table 3, else 4) / ours."""
+        if row["metric"] != "positives_ratio":
+            return ""
+        pair = row["paper_table3"] or row["paper_table4"]
+        paper = "—" if pair is None else f"{_ratio(pair[0], pair[1]):.1f}×"
+        return f"{paper} / {row['invprop_over_uniform']:.1f}×"
+
     cells = [
         [
             f"1:{r['ratio']}",
@@ -348,6 +364,7 @@ def claim_invprop(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
             r["invprop"],
             r["uniform"],
             r["posprob"],
+            times_text(r),
             f"{format_p(r['p_paired_t'])} (n={r['seeds']})",
             r["verdict"],
         ]
@@ -365,6 +382,7 @@ def claim_invprop(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
             "ours InvProp [95% CI]",
             "ours Uniform",
             "ours PosProb",
+            "InvProp ÷ Uniform, paper / ours",
             "paired t p",
             "verdict",
         ],
@@ -375,41 +393,53 @@ def claim_invprop(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 # ----------------------------------------------------------------------------------------- figures
 def positives_figure(frame: pd.DataFrame) -> plt.Figure | None:
-    """Positives found by the strategy (cumulative, seed excluded) per iteration, per weighting."""
+    """Positives found by the strategy (cumulative, seed excluded) per iteration, per weighting: one
+    row per imbalance ratio, one column per strategy run with more than one weighting."""
     rows = frame[(frame["scenario"] == "warm_start") & (frame["iteration"] >= 1)]
+    weightings = rows.groupby("strategy")["weighting"].nunique()
+    rows = rows[rows["strategy"].isin(weightings[weightings > 1].index)]
     if rows.empty:
         return None
-    panels: list[tuple[Any, Any]] = sorted(
-        {(r, s) for r, s in zip(rows["imbalance_ratio"], rows["strategy"])}
+    ratios = sorted(set(rows["imbalance_ratio"]), reverse=True)
+    strategies = sorted(set(rows["strategy"]))
+    fig, axes = plt.subplots(
+        len(ratios),
+        len(strategies),
+        figsize=(3.6 * len(strategies) + 0.4, 3.1 * len(ratios) + 0.5),
+        squeeze=False,
     )
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 0.4, 3.4), squeeze=False)
     colors = {"uniform": "tab:gray", "invprop": "tab:red", "posprob": "tab:blue"}
-    for ax, (ratio, strategy) in zip(axes[0], panels):
-        panel = rows[(rows["imbalance_ratio"] == ratio) & (rows["strategy"] == strategy)]
-        for weighting in sorted(set(panel["weighting"])):
-            runs = panel[panel["weighting"] == weighting]
-            points = figures.curve_points(runs, "positives_selected")
-            ax.plot(
-                points["iteration"],
-                points["mean"],
-                marker="o",
-                markersize=3,
-                color=colors.get(str(weighting)),
-                label=f"{weighting} (n={int(points['seeds'].max())})",
-            )
-            ax.fill_between(
-                points["iteration"],
-                points["low"].clip(lower=0),
-                points["high"],
-                color=colors.get(str(weighting)),
-                alpha=0.15,
-                linewidth=0,
-            )
-        ax.set_title(f"{strategy}, 1:{_as_int(ratio)}", fontsize=10)
-        ax.set_xlabel("AL iteration (50 labels each)")
-        ax.set_ylabel("positives found (cumulative)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+    for row, ratio in enumerate(ratios):
+        for col, strategy in enumerate(strategies):
+            ax = axes[row][col]
+            panel = rows[(rows["imbalance_ratio"] == ratio) & (rows["strategy"] == strategy)]
+            ax.set_title(f"{strategy}, 1:{_as_int(ratio)}", fontsize=10)
+            ax.set_xlabel("AL iteration (50 labels each)")
+            ax.set_ylabel("positives found (cumulative)")
+            ax.grid(True, alpha=0.3)
+            for weighting in sorted(set(panel["weighting"])):
+                runs = panel[panel["weighting"] == weighting]
+                points = figures.curve_points(runs, "positives_selected")
+                ax.plot(
+                    points["iteration"],
+                    points["mean"],
+                    marker="o",
+                    markersize=3,
+                    color=colors.get(str(weighting)),
+                    label=f"{weighting} (n={int(points['seeds'].max())})",
+                )
+                ax.fill_between(
+                    points["iteration"],
+                    points["low"].clip(lower=0),
+                    points["high"],
+                    color=colors.get(str(weighting)),
+                    alpha=0.15,
+                    linewidth=0,
+                )
+            if panel.empty:
+                ax.text(0.5, 0.5, "not run yet", ha="center", va="center", transform=ax.transAxes)
+            else:
+                ax.legend(fontsize=7)
     fig.suptitle("Paper 2: positives selected per iteration (seed excluded), mean and 95% band")
     fig.tight_layout()
     return fig
@@ -480,15 +510,48 @@ def grid_runs(sweep: Path, scale: str) -> int:
     return sum(int(np.prod([len(v) for v in b.get("grid", {}).values()])) for b in blocks)
 
 
+def grid_run_hours(frame: pd.DataFrame, sweep: Path, scale: str = "cpu") -> tuple[float, int]:
+    """Estimated run time of a sweep's ``scale`` blocks in hours, and how many of its runs have no
+    measured (experiment, strategy) yet: each run counts the median run time of the finished runs of
+    its experiment and strategy, or the median of all finished runs when there are none."""
+    phases = [
+        c
+        for c in ("train_seconds", "infer_seconds", "select_seconds", "eval_seconds")
+        if c in frame
+    ]
+    per_run = frame.groupby("run_key").agg(
+        experiment=("experiment", "first"), strategy=("strategy", "first")
+    )
+    per_run["seconds"] = frame.groupby("run_key")[phases].sum().sum(axis=1)
+    by_pair = per_run.groupby(["experiment", "strategy"])["seconds"].median().to_dict()
+    overall = float(per_run["seconds"].median())
+    total, unmeasured = 0.0, 0
+    for block in yaml.safe_load(sweep.read_text(encoding="utf-8")).get(scale, []):
+        fixed = dict(str(o).split("=", 1) for o in block.get("fixed", []) if "=" in str(o))
+        grid = block.get("grid", {})
+        others = int(np.prod([len(v) for k, v in grid.items() if k != "strategy"]))
+        for strategy in grid.get("strategy", [fixed.get("strategy", "random")]):
+            seconds = by_pair.get((fixed.get("+experiment"), strategy))
+            if seconds is None:
+                unmeasured += others
+            total += others * (overall if seconds is None else seconds)
+    return total / 3600, unmeasured
+
+
 def full_scale_section(frame: pd.DataFrame, sweep: Path) -> str:
     cpu_runs, paper_runs = grid_runs(sweep, "cpu"), grid_runs(sweep, "paper")
     seconds = runs_seconds(frame)
+    hours, unmeasured = grid_run_hours(frame, sweep)
     return (
         f"This CPU grid (`sweeps/{sweep.name}`, `cpu:`) has {cpu_runs} runs, of which "
         f"{final_iteration(frame)['run_key'].nunique()} are finished and reported above; "
-        f"`make reproduce` runs the missing ones (a median of {seconds / 60:.0f} minutes per run "
-        "measured here on 2 cores, MC-Dropout several times more; runs that shared the cores with "
-        "other jobs took longer). The papers' grids are its `paper:` blocks: "
+        f"`make reproduce` runs the missing ones, two at a time on 2 cores (`JOBS=2`, one torch "
+        f"thread each). A run takes a median of {seconds / 60:.0f} minutes here; summed over the "
+        f"grid (each run at the median of its experiment and strategy, {unmeasured} runs of "
+        f"strategies not measured yet at the overall median) that is {hours:.1f} hours of run time, "
+        f"about {hours / 2:.1f} hours of wall-clock with two runs at once. MC-Dropout's 20 passes "
+        "make it several times slower than the median, and runs that shared the cores with other "
+        "jobs took longer. The papers' grids are its `paper:` blocks: "
         f"{paper_runs} runs (paper 1: 14 experiments × 8 strategies × 5 seeds; paper 2: 14 "
         "Binary-Imbalanced variants × 5 ratios × 4 algorithms × 3 weightings × 10 seeds). Run them on "
         "GPUs with the papers' backbone and a launcher, e.g.\n\n"
@@ -538,7 +601,9 @@ def build_report(
         "pooling, head learning rate 1e-2; `docs/reproducibility.md`), 2 CPU cores, 3 seeds, one or two "
         "tasks per paper, paper-2 pools capped at 5,000 rows at the same imbalance ratio. Differences "
         "from the papers can come from the smaller model, the fewer seeds and tasks (low power), and "
-        "the capped pools; the code is never tuned to move them.",
+        "the capped pools; the code is never tuned to move them. ALPS is not in the CPU grid: it "
+        "needs a pretrained masked-LM head, which the packaged MiniLM (a sentence-transformers "
+        "export) does not ship; the `paper:` blocks run it with `model=bert_base`.",
         "",
         scale_section(frame),
         "",
