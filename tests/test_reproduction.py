@@ -16,6 +16,7 @@ from al_bert.analysis.reproduction import (
     claim_batch_properties,
     claim_invprop,
     main,
+    paper2_every_strategy,
 )
 from tests.test_analysis import write_run
 
@@ -117,6 +118,16 @@ def test_claim_invprop_doubles_positives(runs: Path) -> None:
     # "about twice": the fixture's InvProp finds (0.2 + 0.01 s) / (0.1 + 0.01 s) = 0.21 / 0.11 as many.
     assert positives["invprop_over_uniform"] == pytest.approx(0.21 / 0.11)
     assert "12.5× / 1.9×" in markdown
+
+
+def test_paper2_every_strategy_lists_uniform_runs(runs: Path) -> None:
+    data, markdown = paper2_every_strategy(load_results([runs]))
+    assert list(data["strategy"]) == ["random"]
+    row = data.iloc[0]
+    assert row["seeds"] == 3 and row["ratio"] == 50
+    # Uniform's positives ratio in the fixture is 0.1 + 0.01 * seed: mean 0.11.
+    assert row["positives_ratio"] == pytest.approx(0.11)
+    assert "| sst2:pos 1:50 | random | 3 | 0.650 | 0.850 | 0.110 |" in markdown
 
 
 def test_report_is_written_the_same_twice(runs: Path, tmp_path: Path) -> None:
