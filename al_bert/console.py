@@ -9,6 +9,7 @@ logs) it prints plain lines only. :class:`SweepCounter` (a Hydra callback) keeps
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 import warnings
@@ -162,16 +163,20 @@ class SweepCounter(Callback):
     busy: held by another live process, once there is one).
 
     The task function returns its run's status (``finished``, ``skipped``, ``busy`` or ``failed``);
-    N is the product of the comma-separated sweep overrides (the basic sweeper's grid).
+    N is the product of the comma-separated sweep overrides (the basic sweeper's grid). Under a
+    launcher that runs jobs in worker processes (joblib) each worker holds its own copy of this
+    callback, so there a job prints its own number and status instead of a count it cannot know.
     """
 
     def __init__(self) -> None:
         self.total = 0
+        self.sweep_pid = 0
         self.counts = {"finished": 0, "skipped": 0, "busy": 0, "failed": 0}
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.counts = dict.fromkeys(self.counts, 0)
         self.total = grid_size(list(config.hydra.overrides.task))
+        self.sweep_pid = os.getpid()
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         if not self.total:
@@ -179,6 +184,9 @@ class SweepCounter(Callback):
         status = getattr(job_return, "_return_value", None)
         if status not in self.counts:
             status = "failed"
+        if os.getpid() != self.sweep_pid:
+            print(f"[job {int(config.hydra.job.num) + 1}/{self.total}] {status}", flush=True)
+            return
         self.counts[status] += 1
         done = sum(self.counts.values())
         summary = " · ".join(f"{n} {k}" for k, n in self.counts.items() if n or k != "busy")

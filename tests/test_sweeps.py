@@ -165,12 +165,17 @@ def test_sigkill_mid_iteration_then_rerun_equals_an_uninterrupted_sweep(tmp_path
 
 # ------------------------------------------------------------------------------------- launchers
 def test_joblib_launcher_runs_two_jobs_that_share_iteration0(tmp_path: Path) -> None:
-    run_cli(
+    result = run_cli(
         sweep_cmd(
             "+launcher=joblib", "hydra.launcher.n_jobs=2", "strategy=random,least_confidence"
         ),
         tmp_path,
     )
+    # Each worker holds its own callback: jobs report their own number, not a running count.
+    assert {line for line in result.stdout.splitlines() if line.startswith("[job ")} == {
+        "[job 1/2] finished",
+        "[job 2/2] finished",
+    }
     found = runs(tmp_path)
     assert len(found) == 2
     rows = {name: assert_finished(run_dir) for name, run_dir in found.items()}
