@@ -63,6 +63,7 @@ def runs(tmp_path_factory) -> Path:
                 {
                     "balanced_accuracy": 0.65 + 0.01 * ((seed + len(weighting)) % 3 - 1),
                     "roc_auc": 0.85,
+                    "recall": 0.1,
                     "positives_ratio": float("nan") if it == 0 else found + 0.01 * seed,
                     "positives_selected": int(round(found * 50 * it)),
                 }
@@ -118,6 +119,9 @@ def test_claim_invprop_doubles_positives(runs: Path) -> None:
     # "about twice": the fixture's InvProp finds (0.2 + 0.01 s) / (0.1 + 0.01 s) = 0.21 / 0.11 as many.
     assert positives["invprop_over_uniform"] == pytest.approx(0.21 / 0.11)
     assert "12.5× / 1.9×" in markdown
+    # Why balanced accuracy sits near 0.5: recall vs specificity = 2 · balanced accuracy − recall.
+    assert "recall of the positive class 0.100 on average" in markdown
+    assert f"specificity {2 * 0.65 - 0.1:.3f}" in markdown
 
 
 def test_paper2_every_strategy_lists_uniform_runs(runs: Path) -> None:
