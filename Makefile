@@ -50,7 +50,7 @@ bench-peers:  ## benchmarks/peers.{md,json}: al-bert vs small-text and baal per 
 	$(PYTHON) scripts/bench_peers.py --out benchmarks
 
 # reproduce at SCALE=cpu runs JOBS runs at once (joblib), each with cores / JOBS torch threads: on 2 cores
-# two 1-thread runs finish about 1.5x more runs per hour than one 2-thread run (small batches scale badly).
+# two 1-thread runs finish about 1.4x more runs per hour than one 2-thread run (small batches scale badly).
 JOBS ?= 2
 REPRODUCE_SCALE = $(if $(filter command line,$(origin SCALE)),$(SCALE),cpu)
 REPRODUCE_THREADS = $(shell $(PYTHON) -c "import os; print(max(1, (os.cpu_count() or 1) // $(JOBS)))")
