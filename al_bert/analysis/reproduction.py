@@ -49,6 +49,7 @@ REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = (
     "inconclusive at this scale",
 )
 MIN_SEEDS = 3
+CONSISTENT = "consistent"
 
 # Paper 1 Table 3: Bonferroni-corrected Wilcoxon p of each strategy vs Random ("—": p ≥ 0.05).
 PAPER1_TABLE3: dict[str, dict[str, str]] = {
@@ -317,7 +318,9 @@ def claim_invprop(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
                 agrees = diff >= 0
             verdict = _verdict(p, agrees, len(joined))
             if metric != "positives_ratio" and verdict == INCONCLUSIVE and len(joined) >= MIN_SEEDS:
-                verdict = f"{REPRODUCED} (no significant difference)"
+                # "No worse" cannot be shown by a non-significant test; say so, with the CI of Δ.
+                _, low, high = mean_confidence_interval((joined["i"] - joined["u"]).to_numpy())
+                verdict = f"{CONSISTENT}: no significant difference, Δ [{low:+.3f}, {high:+.3f}]"
             out.append(
                 {
                     "variant": variant,
@@ -656,7 +659,10 @@ def build_report(
         "`reproduction/runs/` (`make reproduce` runs the missing ones first; nothing here is typed by "
         "hand). Verdicts: *reproduced* when our test agrees with the paper's claim at p < 0.05, "
         "*not reproduced* when it significantly contradicts it, *inconclusive at this scale* otherwise "
-        f"or with fewer than {MIN_SEEDS} seeds. Intervals are 95% Student-t intervals over seeds.",
+        f'or with fewer than {MIN_SEEDS} seeds; *consistent* for a "no worse" claim whose test '
+        "finds no significant difference (its 95% interval of the paired difference Δ is shown: a "
+        "non-significant test is not proof of equivalence). Intervals are 95% Student-t intervals "
+        "over seeds.",
         "",
         "## Scale",
         "",
