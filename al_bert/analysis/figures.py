@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -77,6 +78,35 @@ def curve_points(
     return pd.DataFrame(out)
 
 
+def metric_bounds(column: str) -> tuple[float | None, float | None]:
+    """Where a band of ``column`` is clipped: [0, 1] for bounded metrics, nowhere otherwise."""
+    return (0.0, 1.0) if column in BOUNDED else (None, None)
+
+
+def plot_mean_band(
+    ax: Any,
+    x: pd.Series,
+    points: pd.DataFrame,
+    color: str | None,
+    label: str,
+    dashed: bool = False,
+    bounds: tuple[float | None, float | None] = (None, None),
+) -> None:
+    """One curve: the mean over seeds of :func:`curve_points`, its t-interval band clipped to
+    ``bounds``, and ``label (n=seeds)`` in the legend."""
+    ax.plot(
+        x,
+        points["mean"],
+        marker="o",
+        markersize=3,
+        color=color,
+        linestyle="--" if dashed else "-",
+        label=f"{label} (n={int(points['seeds'].max())})",
+    )
+    low, high = points["low"].clip(*bounds), points["high"].clip(*bounds)
+    ax.fill_between(x, low, high, color=color, alpha=0.15, linewidth=0)
+
+
 def learning_curves(
     frame: pd.DataFrame,
     metric: str | Callable[[str], str],
@@ -113,26 +143,14 @@ def learning_curves(
             order = sorted(set(panel["strategy"]), key=lambda s: (s != BASELINE, s))
             for strategy in order:
                 points = curve_points(panel[panel["strategy"] == strategy], column, level)
-                seeds = int(points["seeds"].max())
-                ax.plot(
+                plot_mean_band(
+                    ax,
                     points["train_size"],
-                    points["mean"],
-                    marker="o",
-                    markersize=3,
-                    color=colors[strategy],
-                    linestyle="--" if strategy == BASELINE else "-",
-                    label=f"{strategy} (n={seeds})",
-                )
-                low, high = points["low"], points["high"]
-                if column in BOUNDED:
-                    low, high = low.clip(0.0, 1.0), high.clip(0.0, 1.0)
-                ax.fill_between(
-                    points["train_size"],
-                    low,
-                    high,
-                    color=colors[strategy],
-                    alpha=0.15,
-                    linewidth=0,
+                    points,
+                    colors[strategy],
+                    strategy,
+                    dashed=strategy == BASELINE,
+                    bounds=metric_bounds(column),
                 )
             ax.set_title(f"{variant} — {scenario}", fontsize=10)
             ax.set_xlabel("Train size |L| (labelled examples)")
@@ -288,21 +306,16 @@ def config_curves(
             points = points[np.isfinite(points["mean"])]
             if points.empty:
                 continue
-            is_base = config.partition("/")[0] == baseline
             label = config if with_weighting else config.partition("/")[0]
-            ax.plot(
+            plot_mean_band(
+                ax,
                 points["x"],
-                points["mean"],
-                marker="o",
-                markersize=3,
-                color=colors[config],
-                linestyle="--" if is_base else "-",
-                label=f"{label} (n={int(points['seeds'].max())})",
+                points,
+                colors[config],
+                label,
+                dashed=config.partition("/")[0] == baseline,
+                bounds=metric_bounds(metric),
             )
-            low, high = points["low"], points["high"]
-            if metric in BOUNDED:
-                low, high = low.clip(0.0, 1.0), high.clip(0.0, 1.0)
-            ax.fill_between(points["x"], low, high, color=colors[config], alpha=0.15, linewidth=0)
         ax.set_title(name or metric, fontsize=10)
         ax.set_xlabel(
             "Cumulative compute seconds (train + inference + selection)"

@@ -486,21 +486,13 @@ def positives_figure(frame: pd.DataFrame) -> plt.Figure | None:
             for weighting in sorted(set(panel["weighting"])):
                 runs = panel[panel["weighting"] == weighting]
                 points = figures.curve_points(runs, "positives_selected")
-                ax.plot(
+                figures.plot_mean_band(
+                    ax,
                     points["iteration"],
-                    points["mean"],
-                    marker="o",
-                    markersize=3,
-                    color=colors.get(str(weighting)),
-                    label=f"{weighting} (n={int(points['seeds'].max())})",
-                )
-                ax.fill_between(
-                    points["iteration"],
-                    points["low"].clip(lower=0),
-                    points["high"],
-                    color=colors.get(str(weighting)),
-                    alpha=0.15,
-                    linewidth=0,
+                    points,
+                    colors.get(str(weighting)),
+                    str(weighting),
+                    bounds=(0.0, None),
                 )
             if panel.empty:
                 ax.text(0.5, 0.5, "not run yet", ha="center", va="center", transform=ax.transAxes)
