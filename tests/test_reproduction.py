@@ -15,6 +15,7 @@ from al_bert.analysis.reproduction import (
     claim_al_beats_random,
     claim_batch_properties,
     claim_invprop,
+    grid_run_hours,
     main,
     paper2_every_strategy,
 )
@@ -134,6 +135,23 @@ def test_paper2_every_strategy_lists_uniform_runs(runs: Path) -> None:
     # Uniform's positives ratio in the fixture is 0.1 + 0.01 * seed: mean 0.11.
     assert row["positives_ratio"] == pytest.approx(0.11)
     assert "| sst2:pos 1:50 | random | 3 | 0.650 | 0.850 | 0.110 |" in markdown
+
+
+def test_grid_run_hours_counts_each_run_at_its_measured_median(runs: Path, tmp_path: Path) -> None:
+    # Fixture runs take 67.5 s (paper 1: 6 × 10 s train + infer/select) or 7.5 s (paper 2).
+    sweep = tmp_path / "grid.yaml"
+    sweep.write_text(
+        "cpu:\n"
+        "  - fixed: [+experiment=synthetic]\n"
+        "    grid: {seed: [0, 1], strategy: [dal, mc_dropout]}\n"
+        "  - fixed: [+experiment=other]\n"
+        "    grid: {seed: [0], strategy: [least_confidence]}\n"
+    )
+    hours, unmeasured = grid_run_hours(load_results([runs]), sweep)
+    # dal: its own median (2 × 67.5); mc_dropout: never run, the overall median (2 × 67.5);
+    # least_confidence on another experiment: its median elsewhere (67.5).
+    assert hours * 3600 == pytest.approx(5 * 67.5)
+    assert unmeasured == 3
 
 
 def test_report_is_written_the_same_twice(runs: Path, tmp_path: Path) -> None:

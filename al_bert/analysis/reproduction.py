@@ -571,7 +571,7 @@ def grid_runs(sweep: Path, scale: str) -> int:
 def grid_run_hours(frame: pd.DataFrame, sweep: Path, scale: str = "cpu") -> tuple[float, int]:
     """Estimated run time of a sweep's ``scale`` blocks in hours, and how many of its runs have no
     measured (experiment, strategy) yet: each run counts the median run time of the finished runs of
-    its experiment and strategy, or the median of all finished runs when there are none."""
+    its experiment and strategy, else of its strategy on any experiment, else of all finished runs."""
     phases = [
         c
         for c in ("train_seconds", "infer_seconds", "select_seconds", "eval_seconds")
@@ -582,6 +582,7 @@ def grid_run_hours(frame: pd.DataFrame, sweep: Path, scale: str = "cpu") -> tupl
     )
     per_run["seconds"] = frame.groupby("run_key")[phases].sum().sum(axis=1)
     by_pair = per_run.groupby(["experiment", "strategy"])["seconds"].median().to_dict()
+    by_strategy = per_run.groupby("strategy")["seconds"].median().to_dict()
     overall = float(per_run["seconds"].median())
     total, unmeasured = 0.0, 0
     for block in yaml.safe_load(sweep.read_text(encoding="utf-8")).get(scale, []):
@@ -592,7 +593,8 @@ def grid_run_hours(frame: pd.DataFrame, sweep: Path, scale: str = "cpu") -> tupl
             seconds = by_pair.get((fixed.get("+experiment"), strategy))
             if seconds is None:
                 unmeasured += others
-            total += others * (overall if seconds is None else seconds)
+                seconds = by_strategy.get(strategy, overall)
+            total += others * seconds
     return total / 3600, unmeasured
 
 
@@ -605,11 +607,11 @@ def full_scale_section(frame: pd.DataFrame, sweep: Path) -> str:
         f"{final_iteration(frame)['run_key'].nunique()} are finished and reported above; "
         f"`make reproduce` runs the missing ones, two at a time on 2 cores (`JOBS=2`, one torch "
         f"thread each). A run takes a median of {seconds / 60:.0f} minutes here; summed over the "
-        f"grid (each run at the median of its experiment and strategy, {unmeasured} runs of "
-        f"strategies not measured yet at the overall median) that is {hours:.1f} hours of run time, "
-        f"about {hours / 2:.1f} hours of wall-clock with two runs at once. MC-Dropout's 20 passes "
-        "make it several times slower than the median, and runs that shared the cores with other "
-        "jobs took longer. The papers' grids are its `paper:` blocks: "
+        f"grid (each run at the median of its experiment and strategy; {unmeasured} runs not measured "
+        f"yet at their strategy's median on the other task, or the overall one) that is {hours:.1f} hours of run time, "
+        f"about {hours / 2:.1f} hours of wall-clock with two runs at once. MC-Dropout's 10 "
+        "dropout passes over the pool make it several times slower than the median, and runs that "
+        "shared the cores with other jobs took longer. The papers' grids are its `paper:` blocks: "
         f"{paper_runs} runs (paper 1: 14 experiments × 8 strategies × 5 seeds; paper 2: 14 "
         "Binary-Imbalanced variants × 5 ratios × 4 algorithms × 3 weightings × 10 seeds). Run them on "
         "GPUs with the papers' backbone and a launcher, e.g.\n\n"
