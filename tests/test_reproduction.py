@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from al_bert.analysis.aggregate import load_results
@@ -18,6 +19,7 @@ from al_bert.analysis.reproduction import (
     grid_run_hours,
     main,
     paper2_every_strategy,
+    scale_section,
 )
 from tests.test_analysis import write_run
 
@@ -152,6 +154,18 @@ def test_grid_run_hours_counts_each_run_at_its_measured_median(runs: Path, tmp_p
     # least_confidence on another experiment: its median elsewhere (67.5).
     assert hours * 3600 == pytest.approx(5 * 67.5)
     assert unmeasured == 3
+
+
+def test_scale_section_keeps_imbalance_ratios_apart(runs: Path) -> None:
+    frame = load_results([runs])
+    paper2 = frame[frame["scenario"] == "warm_start"].copy()
+    paper2["imbalance_ratio"] = 10
+    paper2["run_key"] = paper2["run_key"] + "-r10"
+    text = scale_section(pd.concat([frame, paper2], ignore_index=True))
+    rows = [line for line in text.splitlines() if "| warm_start | random | uniform |" in line]
+    assert len(rows) == 2
+    assert {row.split(" | ")[1] for row in rows} == {"sst2 1:10", "sst2 1:50"}
+    assert all("| 0, 1, 2 |" in row for row in rows)
 
 
 def test_report_is_written_the_same_twice(runs: Path, tmp_path: Path) -> None:

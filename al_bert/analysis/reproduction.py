@@ -506,9 +506,12 @@ def positives_figure(frame: pd.DataFrame) -> plt.Figure | None:
 # ------------------------------------------------------------------------------------------ report
 def scale_section(frame: pd.DataFrame) -> str:
     final = final_iteration(frame)
-    groups = final.groupby(["experiment", "dataset", "scenario", "strategy", "weighting"])
+    groups = final.groupby(
+        ["experiment", "dataset", "imbalance_ratio", "scenario", "strategy", "weighting"],
+        dropna=False,
+    )
     cells = []
-    for (experiment, dataset, scenario, strategy, weighting), runs in groups:
+    for (experiment, dataset, _, scenario, strategy, weighting), runs in groups:
         seconds = runs_seconds(frame[frame["run_key"].isin(runs["run_key"])])
         cells.append(
             [
