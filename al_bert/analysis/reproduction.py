@@ -271,7 +271,9 @@ def claim_batch_properties(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
             )
         for claim, holds in checks:
             verdict = INCONCLUSIVE if seeds < MIN_SEEDS else REPRODUCED if holds else NOT_REPRODUCED
-            lines.append(f"- {claim}: {'yes' if holds else 'no'} → **{verdict}** ({seeds} seeds)")
+            lines.append(
+                f"- {claim}: {'yes' if holds else 'no'} → **{verdict}** ({seeds} seed{'' if seeds == 1 else 's'})"
+            )
         lines.append("")
     return data, "\n".join(lines)
 
