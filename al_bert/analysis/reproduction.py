@@ -555,15 +555,20 @@ def _has_ratio(runs: pd.DataFrame) -> bool:
     return value is not None and value == value
 
 
-def runs_seconds(frame: pd.DataFrame) -> float:
-    """Median seconds of train + inference + selection + evaluation per run (the median: runs that
-    shared the machine with other jobs are slower, and a few of them must not set the estimate)."""
+def seconds_per_run(frame: pd.DataFrame) -> pd.Series:
+    """Seconds of train + inference + selection + evaluation of each run, indexed by run key."""
     phases = [
         c
         for c in ("train_seconds", "infer_seconds", "select_seconds", "eval_seconds")
         if c in frame
     ]
-    per_run = frame.groupby("run_key")[phases].sum().sum(axis=1)
+    return frame.groupby("run_key")[phases].sum().sum(axis=1)
+
+
+def runs_seconds(frame: pd.DataFrame) -> float:
+    """Median of :func:`seconds_per_run` (the median: runs that shared the machine with other jobs
+    are slower, and a few of them must not set the estimate)."""
+    per_run = seconds_per_run(frame)
     return float(per_run.median()) if len(per_run) else float("nan")
 
 
@@ -577,15 +582,10 @@ def grid_run_hours(frame: pd.DataFrame, sweep: Path, scale: str = "cpu") -> tupl
     """Estimated run time of a sweep's ``scale`` blocks in hours, and how many of its runs have no
     measured (experiment, strategy) yet: each run counts the median run time of the finished runs of
     its experiment and strategy, else of its strategy on any experiment, else of all finished runs."""
-    phases = [
-        c
-        for c in ("train_seconds", "infer_seconds", "select_seconds", "eval_seconds")
-        if c in frame
-    ]
     per_run = frame.groupby("run_key").agg(
         experiment=("experiment", "first"), strategy=("strategy", "first")
     )
-    per_run["seconds"] = frame.groupby("run_key")[phases].sum().sum(axis=1)
+    per_run["seconds"] = seconds_per_run(frame)
     by_pair = per_run.groupby(["experiment", "strategy"])["seconds"].median().to_dict()
     by_strategy = per_run.groupby("strategy")["seconds"].median().to_dict()
     overall = float(per_run["seconds"].median())
