@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from al_bert.analysis.stats import (
     wilcoxon_p,
 )
 from al_bert.metrics.batch import batch_overlap, diversity, representativeness
+from tests.run_files import write_run_files
 
 # ------------------------------------------------------------------------------------ statistics
 
@@ -114,31 +114,13 @@ def test_paired_values_matches_on_keys():
 
 
 def write_run(root: Path, info: dict[str, Any], metrics: list[dict[str, Any]], status="finished"):
-    key = "-".join(f"{v}" for v in info.values()).replace("/", "_")
-    run_dir = root / "runs" / key
-    run_dir.mkdir(parents=True)
-    with open(run_dir / "results.jsonl", "w") as handle:
-        for iteration, values in enumerate(metrics):
-            record = {
-                "run_key": key,
-                "experiment": "synthetic",
-                "model": "packaged:minilm",
-                "trainer": "fast",
-                "iteration": iteration,
-                "train_size": 100 + 50 * iteration,
-                "infer_seconds": None if iteration == 0 else 1.0,
-                "select_seconds": None if iteration == 0 else 0.5,
-                # runs that differ only in strategy / weighting started from the same M0
-                "iteration0_key": "-".join(
-                    str(info.get(k)) for k in ("dataset", "scenario", "seed", "imbalance_ratio")
-                ),
-                **info,
-                **values,
-            }
-            handle.write(json.dumps(record) + "\n")
+    """A synthetic run; runs that differ only in strategy / weighting started from the same M0."""
+    iteration0_key = "-".join(
+        str(info.get(k)) for k in ("dataset", "scenario", "seed", "imbalance_ratio")
+    )
     config = {"dataset": {"positive_class": "pos"}, "al": {"batch_size": 50, "iterations": 3}}
-    (run_dir / "run.json").write_text(json.dumps({"status": status, "config": config}))
-    return run_dir
+    common = {"experiment": "synthetic", "iteration0_key": iteration0_key}
+    return write_run_files(root, info, metrics, config=config, common=common, status=status)
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,7 @@ from al_bert.analysis.stats import (
 )
 from al_bert.tracking.runkey import run_key
 from tests.conftest import compose_config
+from tests.run_files import write_run_files
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 Z = scipy_stats.norm.ppf(0.975)
@@ -131,40 +132,25 @@ def write_run(
     status: str = "finished",
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """A run directory like the results store writes it: results.jsonl and run.json."""
-    key = "-".join(str(v) for v in info.values()).replace("/", "_")
-    run_dir = root / "runs" / key
-    run_dir.mkdir(parents=True)
-    with open(run_dir / "results.jsonl", "w") as handle:
-        for iteration, value in enumerate(curve):
-            record = {
-                "run_key": key,
-                "experiment": f"exp_{info.get('dataset', 'trec')}",
-                "dataset": "trec",
-                "scenario": "imbalanced_practical",
-                "model": "packaged:minilm",
-                "trainer": "fast",
-                "weighting": "uniform",
-                "imbalance_ratio": None,
-                "iteration": iteration,
-                "train_size": 100 + 50 * iteration,
-                "f1": value,
-                "accuracy": 0.9,
-                "positives_selected": 10 * iteration,
-                "train_seconds": 2.0,
-                "infer_seconds": None if iteration == 0 else 1.0,
-                "select_seconds": None if iteration == 0 else 0.5,
-                **info,
-                **(extra or {}),
-            }
-            handle.write(json.dumps(record) + "\n")
+    """A TREC-like run whose F1 follows ``curve``; a run that did not finish says why."""
+    common = {
+        "experiment": f"exp_{info.get('dataset', 'trec')}",
+        "dataset": "trec",
+        "scenario": "imbalanced_practical",
+        "weighting": "uniform",
+        "imbalance_ratio": None,
+        "accuracy": 0.9,
+        "train_seconds": 2.0,
+    }
+    per_iteration = [
+        {"f1": value, "positives_selected": 10 * iteration, **(extra or {})}
+        for iteration, value in enumerate(curve)
+    ]
     config = {"dataset": {"positive_class": "LOC"}, "al": {"batch_size": 50, "iterations": 4}}
-    (run_dir / "run.json").write_text(
-        json.dumps(
-            {"status": status, "config": config, "reason": "NaN loss" * (status != "finished")}
-        )
+    reason = None if status == "finished" else "NaN loss"
+    return write_run_files(
+        root, info, per_iteration, config=config, common=common, status=status, reason=reason
     )
-    return run_dir
 
 
 def linear(start: float, step: float, points: int = 5) -> list[float]:
