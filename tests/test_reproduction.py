@@ -13,6 +13,7 @@ from al_bert.analysis.reproduction import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
     REPRODUCED,
+    _rank_claim,
     claim_al_beats_random,
     claim_batch_properties,
     claim_invprop,
@@ -30,6 +31,9 @@ def runs(tmp_path_factory) -> Path:
     # Paper 1: LC always beats Random by ~0.1 F1, DAL always loses ~0.05, Core-Set only differs
     # by noise; DAL's batches are the most diverse and representative.
     gains = {"random": 0.0, "least_confidence": 0.1, "dal": -0.05, "core_set": 0.0}
+    # DAL's batches are far more diverse than all; LC's a little more than Core-Set's; Core-Set
+    # and Random differ only by noise.
+    diversity = {"random": 1.0, "least_confidence": 1.2, "dal": 2.0, "core_set": 1.0}
     for seed in range(3):
         for strategy, gain in gains.items():
             rng = np.random.default_rng([seed, len(strategy)])
@@ -41,7 +45,7 @@ def runs(tmp_path_factory) -> Path:
                         "f1": 0.5 + 0.05 * it + (gain * it > 0) * gain + (gain < 0) * gain + noise,
                         "roc_auc": 0.9,
                         "train_seconds": 10.0,
-                        "diversity": None if it == 0 else 2.0 if strategy == "dal" else 1.0,
+                        "diversity": None if it == 0 else diversity[strategy] + noise,
                         "representativeness": None
                         if it == 0
                         else 3.0
@@ -104,10 +108,44 @@ def test_claim_al_beats_random_verdicts(runs: Path) -> None:
 def test_claim_batch_properties_ranks_strategies(runs: Path) -> None:
     data, markdown = claim_batch_properties(load_results([runs]))
     dal = data[(data["strategy"] == "dal") & (data["property"] == "diversity")].iloc[0]
-    assert dal["mean"] == pytest.approx(2.0) and dal["seeds"] == 3
-    assert f"DAL has the most diverse batches: yes → **{REPRODUCED}**" in markdown
-    assert f"DAL has the most representative batches: yes → **{REPRODUCED}**" in markdown
-    assert f"DAL and Core-Set are the two most diverse: no → **{NOT_REPRODUCED}**" in markdown
+    assert dal["mean"] == pytest.approx(2.0 + 0.001) and dal["seeds"] == 3  # + mean seed offset
+    assert (
+        "DAL has the most diverse batches: yes; significantly higher in 3 of 3 pairs"
+        f" → **{REPRODUCED}**" in markdown
+    )
+    assert (
+        f"DAL has the most representative batches: yes; significantly higher in 3 of 3 pairs → **{REPRODUCED}**"
+        in markdown
+    )
+    # Core-Set is significantly below LC: contradicted, whatever its rank against Random.
+    assert (
+        "DAL and Core-Set are the two most diverse: no; significantly higher in 2 of 4 pairs;"
+        f" significantly lower: core_set < least_confidence → **{NOT_REPRODUCED}**" in markdown
+    )
+
+
+def test_rank_claims_need_significance_not_rank() -> None:
+    """An ordering that noise could swap is inconclusive; a median claim counts significant pairs."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in range(3):
+        for iteration in range(1, 6):
+            noise = rng.normal(0, 0.05, size=5)
+            for (strategy, level), eps in zip(
+                {"a": 1.0, "b": 1.0, "c": 1.0, "d": 2.0, "e": 2.0}.items(), noise, strict=True
+            ):
+                rows.append(
+                    {"strategy": strategy, "iteration": iteration, "seed": seed, "x": level + eps}
+                )
+    frame = pd.DataFrame(rows)
+    holds, verdict, evidence = _rank_claim(frame, "x", {"d"}, "top")
+    assert verdict == INCONCLUSIVE  # d ties with e up to noise
+    assert evidence.startswith("significantly higher in 3 of 4 pairs")
+    holds, verdict, evidence = _rank_claim(frame, "x", {"a"}, "below_median")
+    # of 5, only d and e are significantly above a: ⌈5/2⌉ = 3 are needed
+    assert verdict == INCONCLUSIVE and evidence.startswith("2 of 4 others significantly above it")
+    holds, verdict, _ = _rank_claim(frame, "x", {"d"}, "below_median")
+    assert verdict == NOT_REPRODUCED and not holds  # 3 of 4 significantly below d: ⌊5/2⌋ = 2 needed
 
 
 def test_claim_invprop_doubles_positives(runs: Path) -> None:
