@@ -677,13 +677,19 @@ def full_scale_section(frame: pd.DataFrame, sweep: Path) -> str:
     cpu_runs, paper_runs = grid_runs(sweep, "cpu"), grid_runs(sweep, "paper")
     seconds = runs_seconds(frame)
     hours, unmeasured = grid_run_hours(frame, sweep)
+    not_measured = (
+        f"; {unmeasured} runs not measured yet at their strategy's median on the other task, or the "
+        "overall one"
+        if unmeasured
+        else ""
+    )
     return (
         f"This CPU grid (`sweeps/{sweep.name}`, `cpu:`) has {cpu_runs} runs, of which "
         f"{final_iteration(frame)['run_key'].nunique()} are finished and reported above; "
         f"`make reproduce` runs the missing ones, two at a time on 2 cores (`JOBS=2`, one torch "
         f"thread each). A run takes a median of {seconds / 60:.0f} minutes here; summed over the "
-        f"grid (each run at the median of its experiment and strategy; {unmeasured} runs not measured "
-        f"yet at their strategy's median on the other task, or the overall one) that is {hours:.1f} hours of run time, "
+        f"grid (each run at the median of its experiment and strategy{not_measured}) that is "
+        f"{hours:.1f} hours of run time, "
         f"about {hours / 2:.1f} hours of wall-clock with two runs at once. MC-Dropout's 10 "
         "dropout passes over the pool make it several times slower than the median, and runs that "
         "shared the cores with other jobs took longer. The papers' grids are its `paper:` blocks: "
