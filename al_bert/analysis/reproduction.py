@@ -297,11 +297,11 @@ def _pairwise_signs(
     the claim's ``comparisons``)."""
     keys = ["iteration", "seed"]
     mine = rows[rows["strategy"] == strategy].set_index(keys)[prop].rename("a")
-    signs = {}
+    signs: dict[str, int] = {}
     for other in others:
         theirs = rows[rows["strategy"] == other].set_index(keys)[prop].rename("b")
         joined = pd.concat([mine, theirs], axis=1, join="inner")
-        p = bonferroni(wilcoxon_p(joined["a"], joined["b"]), comparisons)
+        p = bonferroni(wilcoxon_p(joined["a"].to_numpy(), joined["b"].to_numpy()), comparisons)
         difference = float((joined["a"] - joined["b"]).mean()) if len(joined) else 0.0
         signs[other] = 0 if not np.isfinite(p) or p >= ALPHA else int(np.sign(difference))
     return signs
@@ -336,9 +336,9 @@ def _rank_claim(
         return holds, REPRODUCED if signs and agreeing == len(signs) else INCONCLUSIVE, evidence
     (member,) = members
     holds = bool(means[member] < means.median())
-    signs = _pairwise_signs(rows, prop, member, others, max(1, len(others)))
-    above = sum(sign < 0 for sign in signs.values())
-    below = sum(sign > 0 for sign in signs.values())
+    versus = _pairwise_signs(rows, prop, member, others, max(1, len(others)))
+    above = sum(sign < 0 for sign in versus.values())
+    below = sum(sign > 0 for sign in versus.values())
     evidence = f"{above} of {len(others)} others significantly above it, {below} below"
     n = len(others) + 1
     if above >= -(-n // 2):
