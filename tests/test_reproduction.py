@@ -124,28 +124,52 @@ def test_claim_batch_properties_ranks_strategies(runs: Path) -> None:
     )
 
 
+def _rank_rows(levels: dict[str, float], seed: int = 0) -> pd.DataFrame:
+    """Batch-property rows ``x`` = level + N(0, 0.05) for 3 seeds × iterations 1–5."""
+    rng = np.random.default_rng(seed)
+    rows = [
+        {
+            "model": "m",
+            "variant": "v",
+            "strategy": strategy,
+            "iteration": iteration,
+            "seed": s,
+            "x": level + float(rng.normal(0, 0.05)),
+        }
+        for s in range(3)
+        for iteration in range(1, 6)
+        for strategy, level in levels.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def _means(frame: pd.DataFrame) -> pd.Series:
+    return frame.groupby(["strategy", "seed"])["x"].mean().groupby(level="strategy").mean()
+
+
 def test_rank_claims_need_significance_not_rank() -> None:
     """An ordering that noise could swap is inconclusive; a median claim counts significant pairs."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for seed in range(3):
-        for iteration in range(1, 6):
-            noise = rng.normal(0, 0.05, size=5)
-            for (strategy, level), eps in zip(
-                {"a": 1.0, "b": 1.0, "c": 1.0, "d": 2.0, "e": 2.0}.items(), noise, strict=True
-            ):
-                rows.append(
-                    {"strategy": strategy, "iteration": iteration, "seed": seed, "x": level + eps}
-                )
-    frame = pd.DataFrame(rows)
-    holds, verdict, evidence = _rank_claim(frame, "x", {"d"}, "top")
+    frame = _rank_rows({"a": 1.0, "b": 1.0, "c": 1.0, "d": 2.0, "e": 2.0})
+    means = _means(frame)
+    holds, verdict, evidence = _rank_claim(frame, means, "x", {"d"}, "top")
     assert verdict == INCONCLUSIVE  # d ties with e up to noise
     assert evidence.startswith("significantly higher in 3 of 4 pairs")
-    holds, verdict, evidence = _rank_claim(frame, "x", {"a"}, "below_median")
+    holds, verdict, evidence = _rank_claim(frame, means, "x", {"a"}, "below_median")
     # of 5, only d and e are significantly above a: ⌈5/2⌉ = 3 are needed
     assert verdict == INCONCLUSIVE and evidence.startswith("2 of 4 others significantly above it")
-    holds, verdict, _ = _rank_claim(frame, "x", {"d"}, "below_median")
+    holds, verdict, _ = _rank_claim(frame, means, "x", {"d"}, "below_median")
     assert verdict == NOT_REPRODUCED and not holds  # 3 of 4 significantly below d: ⌊5/2⌋ = 2 needed
+
+
+def test_rank_claims_edge_cases() -> None:
+    """A lone strategy has nothing to be below; a run repeated under another name is averaged."""
+    alone = _rank_rows({"core_set": 1.0})
+    _, verdict, evidence = _rank_claim(alone, _means(alone), "x", {"core_set"}, "below_median")
+    assert verdict == INCONCLUSIVE and evidence == "no other strategy to compare with"
+    frame = _rank_rows({"a": 1.0, "b": 2.0})
+    repeated = pd.concat([frame, frame[frame["strategy"] == "b"].assign(x=lambda f: f["x"] + 0.01)])
+    _, verdict, evidence = _rank_claim(repeated, _means(repeated), "x", {"b"}, "top")
+    assert verdict == REPRODUCED and evidence == "significantly higher in 1 of 1 pairs"
 
 
 def test_claim_invprop_doubles_positives(runs: Path) -> None:

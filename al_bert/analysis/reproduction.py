@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib
 
@@ -139,6 +139,16 @@ def _verdict(p: float, agrees: bool, seeds: int) -> str:
     return REPRODUCED if agrees else NOT_REPRODUCED
 
 
+# Paired observations: one per (model, task variant, iteration, seed); duplicates (e.g. a run repeated
+# under another experiment name) are averaged so that each pairing element appears once.
+PAIR_KEYS = ["model", "variant", "iteration", "seed"]
+
+
+def _paired_series(rows: pd.DataFrame, strategy: str, metric: str) -> pd.Series:
+    """``metric`` of ``strategy``'s rows indexed by :data:`PAIR_KEYS`, duplicates averaged."""
+    return rows[rows["strategy"] == strategy].groupby(PAIR_KEYS, dropna=False)[metric].mean()
+
+
 # ------------------------------------------------------------------ claim 1: AL beats Random (paper 1)
 def claim_al_beats_random(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Per paper-1 scenario and strategy: Wilcoxon vs Random as in Table 3, and the seed-level effect."""
@@ -150,12 +160,13 @@ def claim_al_beats_random(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         strategies = sorted(set(group["strategy"]) - {BASELINE})
         if BASELINE not in set(group["strategy"]):
             continue
-        keys = ["variant", "iteration", "seed"]
-        base = group[group["strategy"] == BASELINE].set_index(keys)[metric]
+        base = _paired_series(group, BASELINE, metric)
         for strategy in strategies:
-            mine = group[group["strategy"] == strategy].set_index(keys)[metric]
+            mine = _paired_series(group, strategy, metric)
             joined = pd.concat([mine.rename("s"), base.rename("r")], axis=1, join="inner")
-            p = bonferroni(wilcoxon_p(joined["s"], joined["r"]), len(strategies))
+            p = bonferroni(
+                wilcoxon_p(joined["s"].to_numpy(), joined["r"].to_numpy()), len(strategies)
+            )
             per_seed = (joined["s"] - joined["r"]).groupby(level="seed").mean()
             mean_diff = float((joined["s"] - joined["r"]).mean()) if len(joined) else float("nan")
             out.append(
@@ -253,7 +264,7 @@ def claim_batch_properties(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         ]
         seeds = int(group["seeds"].min())
         pairs = rows[(rows["scenario"] == scenario) & (rows["variant"] == variant)]
-        checks: list[tuple[str, str, set[str], str]] = []
+        checks: list[tuple[str, str, set[str], Literal["top", "below_median"]]] = []
         if "dal" in div.index:
             checks.append(("DAL has the most diverse batches", "diversity", {"dal"}, "top"))
             checks.append(
@@ -278,7 +289,8 @@ def claim_batch_properties(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
                 )
             )
         for claim, prop, members, kind in checks:
-            holds, verdict, evidence = _rank_claim(pairs, prop, members, kind)
+            means = div if prop == "diversity" else rep
+            holds, verdict, evidence = _rank_claim(pairs, means, prop, members, kind)
             if seeds < MIN_SEEDS:
                 verdict = INCONCLUSIVE
             plural = "" if seeds == 1 else "s"
@@ -295,11 +307,10 @@ def _pairwise_signs(
     """``strategy`` against each of ``others`` on ``prop``: +1 significantly higher, −1 significantly
     lower, 0 neither (two-sided Wilcoxon over (iteration, seed) pairs as in claim 1, Bonferroni over
     the claim's ``comparisons``)."""
-    keys = ["iteration", "seed"]
-    mine = rows[rows["strategy"] == strategy].set_index(keys)[prop].rename("a")
+    mine = _paired_series(rows, strategy, prop).rename("a")
     signs: dict[str, int] = {}
     for other in others:
-        theirs = rows[rows["strategy"] == other].set_index(keys)[prop].rename("b")
+        theirs = _paired_series(rows, other, prop).rename("b")
         joined = pd.concat([mine, theirs], axis=1, join="inner")
         p = bonferroni(wilcoxon_p(joined["a"].to_numpy(), joined["b"].to_numpy()), comparisons)
         difference = float((joined["a"] - joined["b"]).mean()) if len(joined) else 0.0
@@ -308,7 +319,11 @@ def _pairwise_signs(
 
 
 def _rank_claim(
-    rows: pd.DataFrame, prop: str, members: set[str], kind: str
+    rows: pd.DataFrame,
+    means: pd.Series,
+    prop: str,
+    members: set[str],
+    kind: Literal["top", "below_median"],
 ) -> tuple[bool, str, str]:
     """Paper 1 Figure 2's orderings, tested pair by pair: whether the means order as claimed, the
     verdict and its evidence in words.
@@ -317,8 +332,8 @@ def _rank_claim(
     significantly in the claimed direction, not reproduced when one differs significantly against it.
     ``below_median`` (one member among n strategies): reproduced when at least ⌈n/2⌉ of the others
     are significantly above it, not reproduced when at least ⌊n/2⌋ are significantly below it.
+    ``means`` (per strategy, as the table shows them) decide only whether the ordering holds in words.
     """
-    means = rows.groupby("strategy")[prop].mean()
     others = sorted(set(means.index) - members)
     if kind == "top":
         holds = _strictly_top(means, members)
@@ -336,6 +351,8 @@ def _rank_claim(
         return holds, REPRODUCED if signs and agreeing == len(signs) else INCONCLUSIVE, evidence
     (member,) = members
     holds = bool(means[member] < means.median())
+    if not others:
+        return holds, INCONCLUSIVE, "no other strategy to compare with"
     versus = _pairwise_signs(rows, prop, member, others, max(1, len(others)))
     above = sum(sign < 0 for sign in versus.values())
     below = sum(sign > 0 for sign in versus.values())
@@ -678,8 +695,8 @@ def full_scale_section(frame: pd.DataFrame, sweep: Path) -> str:
     seconds = runs_seconds(frame)
     hours, unmeasured = grid_run_hours(frame, sweep)
     not_measured = (
-        f"; {unmeasured} runs not measured yet at their strategy's median on the other task, or the "
-        "overall one"
+        f"; {unmeasured} run{'' if unmeasured == 1 else 's'} not measured yet, counted at their "
+        "strategy's median on the other experiments, else the overall median"
         if unmeasured
         else ""
     )
@@ -769,8 +786,10 @@ def build_report(
         "examples; `al_bert/metrics/batch.py`). Paper 1 reads Figure 2 by eye; here each ordering "
         "it states is tested pair by pair with claim 1's test (two-sided Wilcoxon over (iteration "
         "1–5, seed) pairs, Bonferroni over the claim's pairs), so a rank that noise could swap is "
-        "not a verdict: *reproduced* needs every pair significant in the stated direction, *not "
-        "reproduced* one pair significant against it.",
+        'not a verdict. "X is the most …" is *reproduced* when X is significantly above every other '
+        'strategy and *not reproduced* when one is significantly above X; "below the median" of n '
+        "strategies is *reproduced* when ⌈n/2⌉ others are significantly above it and *not "
+        "reproduced* when ⌊n/2⌋ are significantly below it.",
         "",
         claim2,
         "## Claim 3 — InvProp finds about twice the positives and is no worse (paper 2 Tables 2–4)",
