@@ -218,6 +218,33 @@ def test_grid_run_hours_counts_each_run_at_its_measured_median(runs: Path, tmp_p
     assert unmeasured == 3
 
 
+def test_grid_run_hours_takes_training_from_the_whole_experiment(tmp_path: Path) -> None:
+    """Training does not depend on the strategy: a run slowed by another job barely moves it."""
+    runs = [
+        ("a0", "a", 100.0, 5.0),
+        ("a1", "a", 100.0, 5.0),
+        ("b0", "b", 300.0, 50.0),  # trained while another job shared the cores
+    ]
+    frame = pd.DataFrame(
+        [
+            {
+                "run_key": key,
+                "experiment": "e",
+                "strategy": strategy,
+                "train_seconds": train,
+                "eval_seconds": 2.0,
+                "infer_seconds": infer,
+                "select_seconds": 0.0,
+            }
+            for key, strategy, train, infer in runs
+        ]
+    )
+    sweep = tmp_path / "grid.yaml"
+    sweep.write_text("cpu:\n  - fixed: [+experiment=e]\n    grid: {seed: [0, 1], strategy: [b]}\n")
+    hours, unmeasured = grid_run_hours(frame, sweep)
+    assert hours * 3600 == pytest.approx(2 * (102.0 + 50.0)) and unmeasured == 0
+
+
 def test_scale_section_keeps_imbalance_ratios_apart(runs: Path) -> None:
     frame = load_results([runs])
     paper2 = frame[frame["scenario"] == "warm_start"].copy()

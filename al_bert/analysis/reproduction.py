@@ -644,12 +644,9 @@ def _has_ratio(runs: pd.DataFrame) -> bool:
 
 def seconds_per_run(frame: pd.DataFrame) -> pd.Series:
     """Seconds of train + inference + selection + evaluation of each run, indexed by run key."""
-    phases = [
-        c
-        for c in ("train_seconds", "infer_seconds", "select_seconds", "eval_seconds")
-        if c in frame
-    ]
-    return frame.groupby("run_key")[phases].sum().sum(axis=1)
+    return _phase_seconds(
+        frame, ("train_seconds", "infer_seconds", "select_seconds", "eval_seconds")
+    )
 
 
 def runs_seconds(frame: pd.DataFrame) -> float:
@@ -667,27 +664,44 @@ def grid_runs(sweep: Path, scale: str) -> int:
 
 def grid_run_hours(frame: pd.DataFrame, sweep: Path, scale: str = "cpu") -> tuple[float, int]:
     """Estimated run time of a sweep's ``scale`` blocks in hours, and how many of its runs have no
-    measured (experiment, strategy) yet: each run counts the median run time of the finished runs of
-    its experiment and strategy, else of its strategy on any experiment, else of all finished runs."""
-    per_run = frame.groupby("run_key").agg(
+    measured (experiment, strategy) yet.
+
+    Each run counts two medians. Training + evaluation do not depend on the strategy (same trainer,
+    same |L| each iteration), so they take the median over every finished run of the experiment (else
+    over all runs): a run slowed by another job on the same cores moves it little. Inference +
+    selection take the median of the experiment × strategy's runs, else of the strategy on any
+    experiment, else of all runs.
+    """
+    shared = _phase_seconds(frame, ("train_seconds", "eval_seconds"))
+    own = _phase_seconds(frame, ("infer_seconds", "select_seconds"))
+    runs = frame.groupby("run_key").agg(
         experiment=("experiment", "first"), strategy=("strategy", "first")
     )
-    per_run["seconds"] = seconds_per_run(frame)
-    by_pair = per_run.groupby(["experiment", "strategy"])["seconds"].median().to_dict()
-    by_strategy = per_run.groupby("strategy")["seconds"].median().to_dict()
-    overall = float(per_run["seconds"].median())
+    runs["shared"], runs["own"] = shared, own
+    shared_by_experiment = runs.groupby("experiment")["shared"].median().to_dict()
+    own_by_pair = runs.groupby(["experiment", "strategy"])["own"].median().to_dict()
+    own_by_strategy = runs.groupby("strategy")["own"].median().to_dict()
     total, unmeasured = 0.0, 0
     for block in yaml.safe_load(sweep.read_text(encoding="utf-8")).get(scale, []):
         fixed = dict(str(o).split("=", 1) for o in block.get("fixed", []) if "=" in str(o))
         grid = block.get("grid", {})
         others = int(np.prod([len(v) for k, v in grid.items() if k != "strategy"]))
+        experiment = fixed.get("+experiment")
         for strategy in grid.get("strategy", [fixed.get("strategy", "random")]):
-            seconds = by_pair.get((fixed.get("+experiment"), strategy))
-            if seconds is None:
+            seconds = shared_by_experiment.get(experiment, float(runs["shared"].median()))
+            if (experiment, strategy) in own_by_pair:
+                seconds += own_by_pair[(experiment, strategy)]
+            else:
                 unmeasured += others
-                seconds = by_strategy.get(strategy, overall)
+                seconds += own_by_strategy.get(strategy, float(runs["own"].median()))
             total += others * seconds
     return total / 3600, unmeasured
+
+
+def _phase_seconds(frame: pd.DataFrame, phases: Sequence[str]) -> pd.Series:
+    """Seconds of the given phases summed over each run's iterations, indexed by run key."""
+    present = [phase for phase in phases if phase in frame]
+    return frame.groupby("run_key")[present].sum().sum(axis=1)
 
 
 def full_scale_section(frame: pd.DataFrame, sweep: Path) -> str:
@@ -705,7 +719,8 @@ def full_scale_section(frame: pd.DataFrame, sweep: Path) -> str:
         f"{final_iteration(frame)['run_key'].nunique()} are finished and reported above; "
         f"`make reproduce` runs the missing ones, two at a time on 2 cores (`JOBS=2`, one torch "
         f"thread each). A run takes a median of {seconds / 60:.0f} minutes here; summed over the "
-        f"grid (each run at the median of its experiment and strategy{not_measured}) that is "
+        f"grid (each run's training and evaluation at the median of its experiment, its inference "
+        f"and selection at the median of its experiment and strategy{not_measured}) that is "
         f"{hours:.1f} hours of run time, "
         f"about {hours / 2:.1f} hours of wall-clock with two runs at once. MC-Dropout's 10 "
         "dropout passes over the pool make it several times slower than the median, and runs that "
