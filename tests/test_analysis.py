@@ -34,6 +34,9 @@ def test_diversity_of_the_whole_pool_is_infinite_and_a_hand_example():
     assert diversity(pool, pool) == math.inf  # B = U: every distance is 0 (Eq. 1)
     # B = {0}: distances 0, 1, 3 -> mean 4/3 -> D = 3/4
     assert diversity(pool, pool[[0]]) == pytest.approx(0.75)
+    # paper 1's released code: the second-nearest batch member. B = {0, 3}: 3, 2, 3 -> D = 3/8
+    assert diversity(pool, pool[[0, 2]], neighbour=2) == pytest.approx(3 / 8)
+    assert math.isnan(diversity(pool, pool[[0]], neighbour=2))  # one member has no second
 
 
 def test_representativeness_hand_example():

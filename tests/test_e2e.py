@@ -41,6 +41,7 @@ def test_tiny_bert_runs_the_whole_loop(tmp_path):
         for metric in ("accuracy", "f1", "precision", "recall", "balanced_accuracy", "roc_auc"):
             assert 0.0 <= r[metric] <= 1.0
     assert records[1]["diversity"] > 0 and records[1]["representativeness"] > 0
+    assert 0 < records[1]["diversity_second_nearest"] < records[1]["diversity"]
     run_dirs = list((tmp_path / "runs").iterdir())
     assert len(run_dirs) == 1
     status = json.loads((run_dirs[0] / "run.json").read_text())

@@ -14,6 +14,7 @@ from al_bert.analysis.reproduction import (
     NOT_REPRODUCED,
     REPRODUCED,
     _rank_claim,
+    _released_diversity_note,
     claim_al_beats_random,
     claim_batch_properties,
     claim_invprop,
@@ -243,6 +244,14 @@ def test_grid_run_hours_takes_training_from_the_whole_experiment(tmp_path: Path)
     sweep.write_text("cpu:\n  - fixed: [+experiment=e]\n    grid: {seed: [0, 1], strategy: [b]}\n")
     hours, unmeasured = grid_run_hours(frame, sweep)
     assert hours * 3600 == pytest.approx(2 * (102.0 + 50.0)) and unmeasured == 0
+
+
+def test_report_says_which_runs_record_the_released_diversity(runs: Path) -> None:
+    frame = load_results([runs])
+    assert "none of the runs here has yet" in _released_diversity_note(frame)
+    first_run = frame["run_key"] == frame["run_key"].iloc[0]
+    frame["diversity_second_nearest"] = np.where(first_run, 0.5, np.nan)
+    assert "1 of the runs here have it" in _released_diversity_note(frame)
 
 
 def test_scale_section_keeps_imbalance_ratios_apart(runs: Path) -> None:

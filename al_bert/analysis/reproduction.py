@@ -301,6 +301,26 @@ def claim_batch_properties(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return data, "\n".join(lines)
 
 
+def _released_diversity_note(frame: pd.DataFrame) -> str:
+    """Paper 1's released code measures diversity differently from its equation (1): say so, and
+    whether these runs record that variant."""
+    recorded = (
+        int(frame.loc[frame["diversity_second_nearest"].notna(), "run_key"].nunique())
+        if "diversity_second_nearest" in frame
+        else 0
+    )
+    return (
+        "Paper 1's released code (`DiversityCalculator`) takes each pool example's distance to its "
+        "*second*-nearest batch member, not the nearest of equation (1); runs record that variant as "
+        "`diversity_second_nearest`, "
+        + (
+            f"{recorded} of the runs here have it."
+            if recorded
+            else "which none of the runs here has yet."
+        )
+    )
+
+
 def _pairwise_signs(
     rows: pd.DataFrame, prop: str, strategy: str, others: Sequence[str], comparisons: int
 ) -> dict[str, int]:
@@ -804,7 +824,7 @@ def build_report(
         'not a verdict. "X is the most …" is *reproduced* when X is significantly above every other '
         'strategy and *not reproduced* when one is significantly above X; "below the median" of n '
         "strategies is *reproduced* when ⌈n/2⌉ others are significantly above it and *not "
-        "reproduced* when ⌊n/2⌋ are significantly below it.",
+        "reproduced* when ⌊n/2⌋ are significantly below it. " + _released_diversity_note(frame),
         "",
         claim2,
         "## Claim 3 — InvProp finds about twice the positives and is no worse (paper 2 Tables 2–4)",

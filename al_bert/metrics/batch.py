@@ -12,14 +12,29 @@ from al_bert import index
 from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 
 
-def diversity(pool: np.ndarray, batch: np.ndarray) -> float:
-    """D(B) = (mean over x ∈ U of min over b ∈ B of d(x, b))⁻¹ (Zhdanov 2019; paper 1 §5).
+def diversity(pool: np.ndarray, batch: np.ndarray, neighbour: int = 1) -> float:
+    """D(B) = (mean over x ∈ U of its distance to the ``neighbour``-th nearest b ∈ B)⁻¹.
 
-    Infinite when every pool point is in the batch (all distances 0).
+    ``neighbour=1`` is paper 1's equation (1) (min over B; Zhdanov 2019). ``neighbour=2`` is what paper
+    1's released code computes (``DiversityCalculator``: the second-nearest batch member, so a batch
+    member counts its nearest other member). Infinite when every distance is 0; nan when B has fewer
+    than ``neighbour`` members.
     """
-    distances, _ = index.knn(pool, batch, 1)
-    mean = float(np.mean(distances[:, 0], dtype=np.float64))
-    return float("inf") if mean == 0.0 else 1.0 / mean
+    return _diversities(pool, batch, neighbour)[neighbour - 1]
+
+
+def _diversities(pool: np.ndarray, batch: np.ndarray, neighbours: int) -> list[float]:
+    """:func:`diversity` for ``neighbour`` = 1 … ``neighbours`` from one nearest-neighbour search."""
+    k = min(neighbours, batch.shape[0])
+    distances, _ = index.knn(pool, batch, k)
+    values = []
+    for column in range(neighbours):
+        if column >= k:
+            values.append(float("nan"))
+            continue
+        mean = float(np.mean(distances[:, column], dtype=np.float64))
+        values.append(float("inf") if mean == 0.0 else 1.0 / mean)
+    return values
 
 
 def representativeness(pool: np.ndarray, batch_rows: np.ndarray, k: int = 10) -> float:
@@ -44,13 +59,15 @@ def batch_overlap(a: np.ndarray | list[str], b: np.ndarray | list[str]) -> float
 
 
 class Diversity:
-    """Per-iteration diversity of the selected batch."""
+    """Per-iteration diversity of the selected batch: paper 1's equation (1) as ``diversity``, its
+    released code's second-nearest variant as ``diversity_second_nearest``."""
 
     request: InferenceRequest = InferenceRequest(frozenset({Need.EMBEDDINGS}))
 
     def __call__(self, outputs: PoolOutputs, selected: np.ndarray) -> dict[str, float]:
         embeddings = outputs.require("embeddings")
-        return {"diversity": diversity(embeddings, embeddings[selected])}
+        nearest, second = _diversities(embeddings, embeddings[selected], 2)
+        return {"diversity": nearest, "diversity_second_nearest": second}
 
 
 class Representativeness:
