@@ -40,6 +40,7 @@ from al_bert.analysis.stats import (
     bonferroni,
     mean_confidence_interval,
     paired_ttest_p,
+    paired_values,
     wilcoxon_p,
 )
 from al_bert.analysis.tables import BASELINE, format_p, markdown_table, paper1_metric
@@ -327,13 +328,12 @@ def _pairwise_signs(
     """``strategy`` against each of ``others`` on ``prop``: +1 significantly higher, −1 significantly
     lower, 0 neither (two-sided Wilcoxon over (iteration, seed) pairs as in claim 1, Bonferroni over
     the claim's ``comparisons``)."""
-    mine = _paired_series(rows, strategy, prop).rename("a")
     signs: dict[str, int] = {}
     for other in others:
-        theirs = _paired_series(rows, other, prop).rename("b")
-        joined = pd.concat([mine, theirs], axis=1, join="inner")
-        p = bonferroni(wilcoxon_p(joined["a"].to_numpy(), joined["b"].to_numpy()), comparisons)
-        difference = float((joined["a"] - joined["b"]).mean()) if len(joined) else 0.0
+        mine, theirs = paired_values(rows, "strategy", strategy, other, PAIR_KEYS, prop)
+        p = bonferroni(wilcoxon_p(mine, theirs), comparisons)
+        differences = (mine - theirs)[np.isfinite(mine - theirs)]
+        difference = float(differences.mean()) if differences.size else 0.0
         signs[other] = 0 if not np.isfinite(p) or p >= ALPHA else int(np.sign(difference))
     return signs
 
