@@ -4,16 +4,35 @@ SCALE ?= smoke
 export AL_BERT_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-slow lint format run table-datasets bench-select bench-sweep bench-memory bench-peers tables clean reproduce \
+.PHONY: help install lock test-latest test test-slow lint format run table-datasets bench-select bench-sweep bench-memory bench-peers tables clean reproduce \
 	figure-ein-dor-1 figure-ein-dor-2 table-ein-dor-2 table-ein-dor-3 table-fairstein-2 \
 	table-fairstein-3 table-fairstein-4 table-fairstein-5 table-fairstein-6 table-fairstein-11
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 24
 
-install:  ## install al-bert for development (CPU torch first, keeps an existing CUDA torch)
+install:  ## install al-bert for development through constraints.txt (CPU torch first, keeps an existing CUDA torch)
 	$(PYTHON) -m pip install "torch==2.13.0" || $(PYTHON) -c "import torch"
-	$(PYTHON) -m pip install -e ".[dev]"
+	$(PYTHON) -m pip install -c constraints.txt -e ".[dev]"
+
+# The tested dependency set: every supported Python's exact versions, from pyproject.toml's ranges.
+LOCK_HEADER = \
+  "\# al-bert's tested dependency set: exact versions for every supported Python (3.10-3.13), resolved by" \
+  "\# \`make lock\` (uv pip compile --universal) from pyproject.toml's ranges and the [dev] extra. CI installs" \
+  "\# through it (README: pip install -c constraints.txt -e \".[dev]\"); pyproject.toml keeps compatible ranges" \
+  "\# for projects that embed al-bert. torch is left out: README installs it first (or keeps your CUDA build)." \
+  "\# \`make test-latest\` says whether the newest releases still pass."
+lock:  ## constraints.txt: re-resolve the newest versions pyproject.toml allows (then run make test and commit)
+	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --universal --python-version 3.10 \
+		--no-emit-package torch --no-header --quiet -o constraints.txt.new
+	printf '%s\n' $(LOCK_HEADER) | cat - constraints.txt.new > constraints.txt && rm constraints.txt.new
+
+LATEST_VENV ?= .venv-latest
+test-latest:  ## lint and test against the newest releases (a fresh venv without constraints.txt)
+	rm -rf $(LATEST_VENV) && $(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/pip install "torch==2.13.0" && $(LATEST_VENV)/bin/pip install -e ".[dev]"
+	PATH="$(abspath $(LATEST_VENV))/bin:$$PATH" $(MAKE) lint test PYTHON=python
+	$(PYTHON) -m pip install -q --no-deps -e .  # the editable install points back at this environment
 
 test:  ## the default test suite (CPU, reads the mirror at ../shared/datasets)
 	$(PYTHON) -m pytest -q

@@ -11,16 +11,18 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from al_bert.console import RunConsole, configure_threads, format_table, quiet_frameworks
+from al_bert.console import RunConsole, configure_threads, format_table, quiet_frameworks, say
 from al_bert.data.fetch import FetchSettings
 from al_bert.errors import AlBertError, ConfigError, RunBusyError, RunFailure, one_line
 from al_bert.learner import Learner
 from al_bert.loop import ActiveLearningLoop, ALConfig
 from al_bert.model.backbones import BackboneConfig
 from al_bert.model.learner import EncoderLearner
+from al_bert.model.training import TrainingConfig
 from al_bert.seeding.builders import SeedBuilder, check_scenario
 from al_bert.settings import check_settings, instantiate_group
 from al_bert.strategies.base import Strategy
+from al_bert.tracking.environment import check_resume, describe_environment, numerics_tag
 from al_bert.tracking.iteration0 import Iteration0Cache, SharedIteration0
 from al_bert.tracking.runkey import data_digests, results_dir, run_columns, run_key
 from al_bert.tracking.store import ResultsStore, link_job_dir
@@ -79,6 +81,11 @@ def _run_held(cfg: DictConfig, parts: dict[str, Any], store: ResultsStore) -> li
         raise ConfigError(
             f"{store.run_dir} already holds results and resume=false; delete it or set resume=true"
         )
+    environment = launch_environment(parts["training"])
+    allow_change = bool(cfg.get("allow_environment_change", False))
+    # Only a launch that computed iterations binds the run to its environment.
+    recorded = store.environments() if store.records() else []
+    check_resume(recorded, environment, allow_change=allow_change, run=key)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
     config = {str(k): v for k, v in resolved.items() if k != "hydra"}
@@ -92,6 +99,9 @@ def _run_held(cfg: DictConfig, parts: dict[str, Any], store: ResultsStore) -> li
         pid=os.getpid(),
         torch_threads=torch.get_num_threads(),
         reason=None,
+    )
+    store.add_environment(
+        environment, **({"allow_environment_change": True} if allow_change else {})
     )
     console = RunConsole(
         f"[{key}] {info['strategy']} × {info['weighting']}, seed {info['seed']}",
@@ -113,7 +123,11 @@ def _run_held(cfg: DictConfig, parts: dict[str, Any], store: ResultsStore) -> li
         learner: Learner = encoder
         if cfg.get("share_iteration0", True) and cache_dir is not None:
             learner = SharedIteration0(
-                encoder, Iteration0Cache(cache_dir / "iteration0", info["iteration0_key"])
+                encoder,
+                Iteration0Cache(
+                    cache_dir / "iteration0",
+                    f"{info['iteration0_key']}-{numerics_tag(environment)}",
+                ),
             )
         loop = ActiveLearningLoop(
             task=task, learner=learner, strategy=parts["strategy"], weighting=parts["weighting"],
@@ -134,9 +148,18 @@ def _run_held(cfg: DictConfig, parts: dict[str, Any], store: ResultsStore) -> li
     for tracker in trackers:
         tracker.finish(records, "finished")
     if cfg.get("print_table", True):
-        print(format_table(records))
-        print(f"results: {store.results_path}")
+        say(f"{format_table(records)}\nresults: {store.results_path}")
     return records
+
+
+def launch_environment(training: TrainingConfig) -> dict[str, Any]:
+    """The environment this launch computes in: device, resolved precisions, versions (run.json)."""
+    device = training.device()
+    return describe_environment(
+        device,
+        train_bf16=training.use_bf16(device, inference=False),
+        inference_bf16=training.use_bf16(device, inference=True),
+    )
 
 
 def _finished(cfg: DictConfig) -> bool:
@@ -160,7 +183,7 @@ def main_entry(cfg: DictConfig) -> str:
         return "skipped" if finished_before else "finished"
     except (RunFailure, RunBusyError) as failure:
         busy = isinstance(failure, RunBusyError)
-        print(f"al-bert: {'' if busy else 'run failed: '}{failure}", file=sys.stderr)
+        say(f"al-bert: {'' if busy else 'run failed: '}{failure}", sys.stderr)
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import sys
 import time
 import warnings
@@ -38,6 +39,33 @@ TABLE_COLUMNS = (
 LINE_METRICS = (("f1", "F1"), ("balanced_accuracy", "bal.acc"), ("roc_auc", "AUC"))
 
 
+def say(text: str, stream: TextIO | None = None) -> None:
+    """Print ``text`` so that each of its lines reaches the terminal or log whole, whichever process
+    writes it.
+
+    ``print`` issues the text and its newline as separate writes when the stream is unbuffered
+    (``PYTHONUNBUFFERED``, ``python -u``, SLURM and joblib workers), so two jobs sharing one stdout could
+    print ``[job 1/2] finished[job 2/2] finished``. Here the stream's buffer is flushed and the lines
+    go out in single ``os.write`` calls: one call is atomic on a pipe up to ``PIPE_BUF`` bytes (4 KiB on
+    Linux) and on a file opened for appending, so a block that fits goes out as one write (a table stays
+    together) and a longer one goes out line by line. Streams without a file descriptor (``StringIO``,
+    captured output) get an ordinary write of the whole text."""
+    stream = stream if stream is not None else sys.stdout
+    payload = (text if text.endswith("\n") else text + "\n").encode("utf-8", "replace")
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        stream.write(payload.decode("utf-8"))
+        stream.flush()
+        return
+    stream.flush()
+    chunks = [payload] if len(payload) <= select.PIPE_BUF else payload.splitlines(keepends=True)
+    for chunk in chunks:
+        view = memoryview(chunk)
+        while view:  # a short write (a signal, a full pipe) continues where it stopped
+            view = view[os.write(fd, view) :]
+
+
 def quiet_frameworks() -> None:
     """Silence framework chatter at its source: Lightning's info banners and tips (device, precision,
     "max_epochs reached"), transformers' load reports and progress bars, and warnings known to be harmless
@@ -53,7 +81,11 @@ def quiet_frameworks() -> None:
 
 
 def configure_threads(threads: int, deterministic: bool) -> None:
-    """Torch threads per job (0 = torch's default) so parallel jobs do not oversubscribe the CPU."""
+    """Torch threads per job so parallel jobs do not oversubscribe the CPU: ``threads`` when > 0, else
+    the CPUs SLURM gave the job (``SLURM_CPUS_PER_TASK``; without cgroups torch would see every core
+    of the node), else torch's default."""
+    if threads <= 0 and os.environ.get("SLURM_CPUS_PER_TASK", "").isdigit():
+        threads = int(os.environ["SLURM_CPUS_PER_TASK"])
     if threads > 0:
         torch.set_num_threads(threads)
     log.debug("torch threads per job: %d", torch.get_num_threads())
@@ -112,7 +144,7 @@ class RunConsole:
         self.finished_at: list[float] = []
         self.first_iteration: int | None = None
         self._status: Any = None
-        print(title, file=self.stream, flush=True)
+        say(title, self.stream)
 
     def phase(self, iteration: int, name: str) -> None:
         if self.first_iteration is None:
@@ -134,7 +166,7 @@ class RunConsole:
     def log_iteration(self, record: dict[str, Any]) -> None:
         self.finished_at.append(time.perf_counter())
         self._stop()
-        print("  " + iteration_line(record, self.iterations), file=self.stream, flush=True)
+        say("  " + iteration_line(record, self.iterations), self.stream)
 
     def finish(self, records: list[dict[str, Any]], status: str) -> None:
         self._stop()
@@ -185,12 +217,12 @@ class SweepCounter(Callback):
         if status not in self.counts:
             status = "failed"
         if os.getpid() != self.sweep_pid:
-            print(f"[job {int(config.hydra.job.num) + 1}/{self.total}] {status}", flush=True)
+            say(f"[job {int(config.hydra.job.num) + 1}/{self.total}] {status}")
             return
         self.counts[status] += 1
         done = sum(self.counts.values())
         summary = " · ".join(f"{n} {k}" for k, n in self.counts.items() if n or k != "busy")
-        print(f"[{done}/{self.total}] {summary}", flush=True)
+        say(f"[{done}/{self.total}] {summary}")
 
 
 def grid_size(overrides: list[str]) -> int:

@@ -300,13 +300,22 @@ def test_cli_bad_value_prints_one_line_without_traceback(tmp_path):
 
 def test_console_is_quiet_by_default(tmp_path):
     """A two-run multirun prints no framework banner or tip, one header per run, one line per
-    iteration, a running count and, when the sweep ends, the comparison table of both runs."""
+    iteration, a running count and, when the sweep ends, the comparison table of both runs. ``srun``
+    is on PATH, as on every SLURM login and compute node: Lightning's SLURM hint stays silent too."""
     args = [sys.executable, "-m", "al_bert", f"paths.output_root={tmp_path}", "model=tiny", *SMALL]
     sweep = [*args, "print_table=false", "-m", "strategy=random,least_confidence"]
-    quiet = subprocess.run(sweep, cwd=REPO, capture_output=True, text=True, timeout=900)
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "srun").write_text("#!/bin/sh\nexit 1\n")
+    (fake_bin / "srun").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("SLURM_NTASKS", None)  # outside a job, as on a login node
+    quiet = subprocess.run(sweep, cwd=REPO, capture_output=True, text=True, timeout=900, env=env)
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     console = quiet.stdout + quiet.stderr
     for noise in (
+        "srun",
+        "SLURM",
         "Tip:",
         "GPU available",
         "Loading weights",

@@ -171,11 +171,17 @@ def test_joblib_launcher_runs_two_jobs_that_share_iteration0(tmp_path: Path) -> 
         ),
         tmp_path,
     )
-    # Each worker holds its own callback: jobs report their own number, not a running count.
-    assert {line for line in result.stdout.splitlines() if line.startswith("[job ")} == {
+    # Each worker holds its own callback: jobs report their own number, not a running count. The two
+    # workers print at about the same moment: each line arrives whole (al_bert.console.say), so the
+    # job lines are exactly these two and no line holds a second line's start.
+    lines = result.stdout.splitlines()
+    assert sorted(line for line in lines if "[job " in line) == [
         "[job 1/2] finished",
         "[job 2/2] finished",
-    }
+    ]
+    headers = [line for line in lines if re.match(r"^\[[0-9a-f]{16}\] ", line)]
+    assert len(headers) == 2
+    assert all(re.fullmatch(r"\[[0-9a-f]{16}\] \w+ × uniform, seed 0", h) for h in headers), headers
     found = runs(tmp_path)
     assert len(found) == 2
     rows = {name: assert_finished(run_dir) for name, run_dir in found.items()}
@@ -199,6 +205,8 @@ def test_run_key_ignores_launcher_settings() -> None:
     plain = key()
     assert key("+launcher=joblib") == plain
     assert key("+launcher=slurm", "threads=3") == plain
+    assert key("+launcher=slurm_cpu", "allow_environment_change=true") == plain
+    assert key("+launcher=slurm_gpu") == plain
     assert key("share_iteration0=false", "paths.output_root=/elsewhere") == plain
     assert key("seed=1") != plain
 

@@ -20,6 +20,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from al_bert.console import say
+
 POINTER = "results_dir.txt"
 JOB_CONFIG = Path(".hydra") / "config.yaml"
 PREFIX = "al-bert compare:"
@@ -106,7 +108,7 @@ class CompareOnMultirunEnd(Callback):
         try:
             self.compare(config)
         except Exception as error:  # never fail a sweep that has already run
-            print(f"{PREFIX} not made ({type(error).__name__}: {error})", file=sys.stderr)
+            say(f"{PREFIX} not made ({type(error).__name__}: {error})", sys.stderr)
 
     def compare(self, config: DictConfig) -> Path | None:
         """Build, print and write the comparison; the path of ``compare.md``, or None."""
@@ -114,7 +116,7 @@ class CompareOnMultirunEnd(Callback):
 
         sweep_dir = Path(str(OmegaConf.select(config, "hydra.sweep.dir")))
         if not sweep_dir.is_dir():
-            print(f"{PREFIX} no sweep directory {sweep_dir}")
+            say(f"{PREFIX} no sweep directory {sweep_dir}")
             return None
         run_dirs, notes = sweep_runs(sweep_dir)
         frame, skipped = load_runs(run_dirs)
@@ -122,7 +124,7 @@ class CompareOnMultirunEnd(Callback):
         finished = 0 if frame.empty else int(frame["run_key"].nunique())
         if finished < 2:
             left = f" ({len(notes)} skipped: see run.json)" if notes else ""
-            print(f"{PREFIX} {finished} finished run(s) in {sweep_dir}, nothing to compare{left}")
+            say(f"{PREFIX} {finished} finished run(s) in {sweep_dir}, nothing to compare{left}")
             return None
         table = compare_table(
             frame,
@@ -139,13 +141,13 @@ class CompareOnMultirunEnd(Callback):
 
                 images = write_figures(frame, table, sweep_dir, self.baseline)
             except Exception as error:
-                print(f"{PREFIX} figures not made ({type(error).__name__}: {error})")
-        print(f"\n# {table.title}\n\n{table.markdown}\n")
+                say(f"{PREFIX} figures not made ({type(error).__name__}: {error})")
+        say(f"\n# {table.title}\n\n{table.markdown}\n")
         for note in table.data.attrs.get("notes", []):
-            print(f"{PREFIX} {note}")
+            say(f"{PREFIX} {note}")
         for note in notes:
-            print(f"{PREFIX} skipped {note}")
-        print(f"{PREFIX} wrote {', '.join(str(p) for p in [*paths, *images.values()])}")
+            say(f"{PREFIX} skipped {note}")
+        say(f"{PREFIX} wrote {', '.join(str(p) for p in [*paths, *images.values()])}")
         if self.wandb if self.wandb is not None else uses_wandb(config):
             log_to_wandb(table, images, config, sweep_dir)
         return paths[0]
@@ -184,9 +186,9 @@ def log_to_wandb(table: Any, images: dict[str, Path], config: DictConfig, sweep_
             logged[name] = wandb.Image(str(path))
         run.log(logged)
         run.finish()
-        print(f"{PREFIX} logged to W&B ({setting('mode', 'offline')}): {run.dir}")
+        say(f"{PREFIX} logged to W&B ({setting('mode', 'offline')}): {run.dir}")
     except Exception as error:
-        print(f"{PREFIX} not logged to W&B ({type(error).__name__}: {error})", file=sys.stderr)
+        say(f"{PREFIX} not logged to W&B ({type(error).__name__}: {error})", sys.stderr)
 
 
 __all__ = ["CompareOnMultirunEnd", "job_dirs", "sweep_runs"]

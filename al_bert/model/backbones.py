@@ -93,18 +93,20 @@ def load_encoder(config: BackboneConfig) -> PreTrainedModel:
         )
         return BertModel(tiny)
     path = resolve_path(config.name_or_path)
-    overrides: dict[str, object] = {}
-    if config.num_hidden_layers is not None:
-        base = AutoConfig.from_pretrained(path)
-        available = int(getattr(base, "num_hidden_layers", config.num_hidden_layers))
+    try:
+        if config.num_hidden_layers is None:
+            return AutoModel.from_pretrained(path)
+        # The first num_hidden_layers layers of the pretrained encoder: an edited config object
+        # (typed, unlike from_pretrained's **kwargs) carries the override.
+        shallower = AutoConfig.from_pretrained(path)
+        available = int(getattr(shallower, "num_hidden_layers", config.num_hidden_layers))
         if not 1 <= config.num_hidden_layers <= available:
             raise ValueError(
                 f"model.num_hidden_layers={config.num_hidden_layers} but {config.name_or_path} has "
                 f"{available} layers; choose 1..{available}"
             )
-        overrides["num_hidden_layers"] = config.num_hidden_layers
-    try:
-        return AutoModel.from_pretrained(path, **overrides)
+        shallower.num_hidden_layers = config.num_hidden_layers
+        return AutoModel.from_pretrained(path, config=shallower)
     except OSError as error:
         raise RuntimeError(
             f"could not load backbone '{config.name_or_path}': {error}. Offline, use model=minilm "

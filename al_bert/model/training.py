@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.plugins.environments import LightningEnvironment
 
 from al_bert.data.datamodule import ALDataModule
 from al_bert.devices import bf16_supported, release_memory
@@ -118,6 +119,14 @@ class _KeepBestEpoch(L.Callback):
             pl_module.load_state_dict(self.best_state)
 
 
+def ignore_slurm_environment() -> None:
+    """Silence Lightning's "The `srun` command is available on your system but is not used" where it is
+    emitted (every Trainer and every fit on a host with ``srun`` on PATH: each SLURM login and compute
+    node). al-bert runs one process per job and never uses Lightning's SLURM integration, so the hint
+    does not apply; call inside ``warnings.catch_warnings()``."""
+    warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system")
+
+
 def fit_model(
     backbone: BackboneConfig,
     training: TrainingConfig,
@@ -160,23 +169,29 @@ def _run_trainer(
 ) -> None:
     """Fit ``module`` with a Lightning Trainer that nothing references afterwards."""
     keeper = _KeepBestEpoch()
-    trainer = L.Trainer(
-        max_epochs=training.max_epochs,
-        accelerator="gpu" if device.type == "cuda" else "cpu",
-        devices=1,
-        precision="bf16-mixed" if training.use_bf16(device, inference=False) else "32-true",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        gradient_clip_val=training.max_grad_norm,
-        gradient_clip_algorithm="norm",
-        limit_val_batches=1.0 if use_dev else 0,
-        callbacks=[keeper] if use_dev else [],
-        deterministic="warn",
-    )
     with warnings.catch_warnings():
+        ignore_slurm_environment()
+        trainer = L.Trainer(
+            max_epochs=training.max_epochs,
+            accelerator="gpu" if device.type == "cuda" else "cpu",
+            devices=1,
+            precision="bf16-mixed" if training.use_bf16(device, inference=False) else "32-true",
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            gradient_clip_val=training.max_grad_norm,
+            gradient_clip_algorithm="norm",
+            limit_val_batches=1.0 if use_dev else 0,
+            callbacks=[keeper] if use_dev else [],
+            deterministic="warn",
+            # One process per job: never Lightning's SLURM integration (rank mapping, its SIGUSR1
+            # requeue handler); a SLURM job is requeued by the launcher and resumes from run.json.
+            plugins=[LightningEnvironment()],
+        )
+    with warnings.catch_warnings():
+        ignore_slurm_environment()
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*deterministic.*")
         trainer.fit(module, datamodule=datamodule)

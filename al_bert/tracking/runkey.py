@@ -29,6 +29,7 @@ NON_IDENTITY_KEYS = (
     "print_table",
     "verbose",
     "run",
+    "allow_environment_change",
 )
 # Dataset keys that said where the (checksum-verified) files come from, in the ``run.json`` of runs made
 # before these settings moved to ``paths.data``: still ignored, so those runs keep their keys.

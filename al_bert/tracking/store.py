@@ -177,6 +177,18 @@ class ResultsStore:
         current["status"] = status
         write_json_atomic(self.run_path, current)
 
+    def environments(self) -> list[dict[str, Any]]:
+        """The environment of every launch that computed iterations of this run (oldest first; empty
+        for a new run or one recorded before environments were): :mod:`al_bert.tracking.environment`."""
+        return list((self.status() or {}).get("environments") or [])
+
+    def add_environment(self, environment: dict[str, Any], **extra: Any) -> None:
+        """Record the environment of this launch, which computes iterations from the next missing one."""
+        entry = {"from_iteration": len(self.records()), **environment, **extra}
+        current = self.status() or {}
+        current["environments"] = [*self.environments(), entry]
+        write_json_atomic(self.run_path, current)
+
     def is_finished(self) -> bool:
         return (self.status() or {}).get("status") == "finished"
 
