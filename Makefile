@@ -4,7 +4,7 @@ SCALE ?= smoke
 export AL_BERT_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test-latest test test-slow lint format run table-datasets bench-select bench-sweep bench-memory bench-peers tables clean reproduce \
+.PHONY: help install lock test-latest test test-slow test-slurm lint format run table-datasets bench-select bench-sweep bench-memory bench-soak bench-peers gpu-bundle gpu-bundle-check gpu-check tables clean reproduce \
 	figure-ein-dor-1 figure-ein-dor-2 table-ein-dor-2 table-ein-dor-3 table-fairstein-2 \
 	table-fairstein-3 table-fairstein-4 table-fairstein-5 table-fairstein-6 table-fairstein-11
 
@@ -38,7 +38,12 @@ test:  ## the default test suite (CPU, reads the mirror at ../shared/datasets)
 	$(PYTHON) -m pytest -q
 
 test-slow:  ## the slow end-to-end tests too
-	$(PYTHON) -m pytest -q -m "slow or not slow"
+	$(PYTHON) -m pytest -q -m "not slurm"
+
+SLURM_PACKAGES = slurmctld slurmd slurm-client munge
+test-slurm:  ## sweeps on a real one-host SLURM cluster (needs: apt-get install slurmctld slurmd slurm-client munge)
+	@command -v slurmctld >/dev/null || { echo "test-slurm: SLURM is not installed; as root: apt-get install -y $(SLURM_PACKAGES)"; exit 1; }
+	$(PYTHON) -m pytest -q -rP -m slurm tests/test_slurm.py
 
 lint:  ## ruff check, ruff format --check, mypy, the import contracts of pyproject.toml (import-linter)
 	$(PYTHON) -m ruff check al_bert tests scripts
@@ -64,6 +69,18 @@ bench-memory:  ## benchmarks/memory.{md,json}: resident memory after each of 20 
 
 bench-sweep:  ## benchmarks/sweep.{md,json}: shared iteration 0 vs independent runs, phases, 67k pool
 	$(PYTHON) scripts/bench_sweep.py --out benchmarks
+
+gpu-bundle:  ## .whl/: what the lent GPU machines lack (wheels, float16 MiniLM, datasets); prints the call's size (docs/gpu.md)
+	PYTHON=$(PYTHON) bash scripts/gpu_bundle.sh
+
+gpu-bundle-check:  ## gpu-bundle, then gpu_check.sh --dry-run --smoke in a Python 3.12 env with only the GPU image's packages
+	PYTHON=$(PYTHON) bash scripts/gpu_bundle.sh --check
+
+gpu-check:  ## the GPU path end to end on a CUDA machine (results in benchmarks/gpu)
+	PYTHON=$(PYTHON) bash scripts/gpu_check.sh --out benchmarks/gpu
+
+bench-soak:  ## benchmarks/soak.{md,json}: 105 tiny runs, 2 workers, 3 random SIGKILLs, re-launched until done
+	$(PYTHON) scripts/bench_soak.py --out benchmarks --kills 3
 
 bench-peers:  ## benchmarks/peers.{md,json}: al-bert vs small-text and baal per selection step (pip install -e ".[bench]")
 	$(PYTHON) scripts/bench_peers.py --out benchmarks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -11,7 +12,14 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from al_bert.console import RunConsole, configure_threads, format_table, quiet_frameworks, say
+from al_bert.console import (
+    RunConsole,
+    configure_threads,
+    format_table,
+    quiet_frameworks,
+    say,
+    write_job_status,
+)
 from al_bert.data.fetch import FetchSettings
 from al_bert.errors import AlBertError, ConfigError, RunBusyError, RunFailure, one_line
 from al_bert.learner import Learner
@@ -136,6 +144,14 @@ def _run_held(cfg: DictConfig, parts: dict[str, Any], store: ResultsStore) -> li
             scenario=str(cfg.scenario.name),
         )  # fmt: skip
         records = loop.run()
+    except (SystemExit, KeyboardInterrupt) as error:
+        # Stopped from outside (Ctrl-C; a SLURM requeue: submitit exits the job after requeueing
+        # it): not a failure. Finished iterations stay; the next launch resumes after them.
+        with contextlib.suppress(OSError):
+            store.set_status("interrupted", reason=f"{type(error).__name__}: {error}".strip())
+        for tracker in trackers or [console]:
+            tracker.finish(store.records(), "interrupted")
+        raise
     except BaseException as error:
         reason, actionable = store.fail(error)
         for tracker in trackers or [console]:
@@ -165,7 +181,10 @@ def launch_environment(training: TrainingConfig) -> dict[str, Any]:
 def _finished(cfg: DictConfig) -> bool:
     """Whether the run was already finished before this launch (a resumed sweep skips it)."""
     try:
-        return bool(cfg.get("resume", True)) and ResultsStore(results_dir(cfg)).is_finished()
+        run_dir = results_dir(cfg)
+        if not cfg.get("resume", True) or not run_dir.is_dir():
+            return False  # (never create the folder of a run that may not validate)
+        return ResultsStore(run_dir).is_finished()
     except AlBertError:
         return False
 
@@ -173,20 +192,28 @@ def _finished(cfg: DictConfig) -> bool:
 def main_entry(cfg: DictConfig) -> str:
     """Hydra task function; returns ``finished``, ``skipped``, ``busy`` (another live process runs it:
     two sweeps over one grid share its runs) or ``failed`` (a failed run of a sweep is recorded and the
-    sweep goes on; a single run exits non-zero with the one-line reason)."""
+    sweep goes on; a single run exits non-zero with the one-line reason). In a sweep the outcome is also
+    left in the job's directory (``job_status.json``) for the launching process, which may be on
+    another host (SLURM), to count."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
     if not cfg.get("verbose", False):
         quiet_frameworks()
     configure_threads(int(cfg.get("threads", 0) or 0), bool(cfg.get("deterministic", True)))
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    reason = None
     try:
         finished_before = _finished(cfg)
         run_experiment(cfg)
-        return "skipped" if finished_before else "finished"
+        outcome = "skipped" if finished_before else "finished"
     except (RunFailure, RunBusyError) as failure:
         busy = isinstance(failure, RunBusyError)
         say(f"al-bert: {'' if busy else 'run failed: '}{failure}", sys.stderr)
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.types import RunMode
-
-        if HydraConfig.get().mode != RunMode.MULTIRUN:
+        if not multirun:
             raise SystemExit(1) from None
-        return "busy" if busy else "failed"
+        outcome, reason = ("busy" if busy else "failed"), one_line(failure)
+    if multirun:
+        job = HydraConfig.get()
+        write_job_status(Path(job.runtime.output_dir), int(job.job.num), outcome, reason)
+    return outcome

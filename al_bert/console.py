@@ -8,12 +8,15 @@ logs) it prints plain lines only. :class:`SweepCounter` (a Hydra callback) keeps
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import select
 import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
@@ -74,6 +77,8 @@ def quiet_frameworks() -> None:
 
     for name in ("lightning.pytorch", "lightning.fabric", "lightning", "faiss.loader"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # submitit logs to the job's log through its own handler: not a second time through Hydra's.
+    logging.getLogger("submitit").propagate = False
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
@@ -190,14 +195,28 @@ class RunConsole:
             self._status = None
 
 
+JOB_STATUS = "job_status.json"
+
+
+def write_job_status(job_dir: Path, number: int, outcome: str, reason: str | None) -> None:
+    """Leave a sweep job's outcome in its Hydra job directory (read by :class:`SweepCounter`)."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    tmp = job_dir / f".{JOB_STATUS}.tmp"
+    payload = {"job": number, "status": outcome, "reason": reason}
+    tmp.write_text(json.dumps(payload) + "\n", encoding="utf-8")
+    os.replace(tmp, job_dir / JOB_STATUS)
+
+
 class SweepCounter(Callback):
     """Hydra callback: a running count of a multirun's jobs (finished / skipped / failed of N, and
     busy: held by another live process, once there is one).
 
     The task function returns its run's status (``finished``, ``skipped``, ``busy`` or ``failed``);
     N is the product of the comma-separated sweep overrides (the basic sweeper's grid). Under a
-    launcher that runs jobs in worker processes (joblib) each worker holds its own copy of this
-    callback, so there a job prints its own number and status instead of a count it cannot know.
+    launcher that runs jobs in other processes (joblib workers, SLURM jobs on other hosts) each job
+    holds its own copy of this callback, so there a job prints its own number and status instead of a
+    count it cannot know, and when the sweep ends the launching process counts the outcomes the jobs
+    left in their directories (``job_status.json``) and names every job that failed, with its reason.
     """
 
     def __init__(self) -> None:
@@ -220,9 +239,28 @@ class SweepCounter(Callback):
             say(f"[job {int(config.hydra.job.num) + 1}/{self.total}] {status}")
             return
         self.counts[status] += 1
-        done = sum(self.counts.values())
-        summary = " · ".join(f"{n} {k}" for k, n in self.counts.items() if n or k != "busy")
-        say(f"[{done}/{self.total}] {summary}")
+        say(f"[{sum(self.counts.values())}/{self.total}] {self._summary()}")
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if not self.total or sum(self.counts.values()):
+            return  # the jobs ran in this process and were counted as they ended
+        outcomes: dict[int, dict[str, Any]] = {}
+        for path in Path(str(config.hydra.sweep.dir)).rglob(JOB_STATUS):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                outcome = json.loads(path.read_text(encoding="utf-8"))
+                outcomes[int(outcome["job"])] = outcome
+        failures: list[str] = []
+        missing = {"status": "failed", "reason": "it left no outcome (killed, or never ran)"}
+        for number in range(self.total):
+            outcome = outcomes.get(number, missing)
+            status = outcome.get("status") if outcome.get("status") in self.counts else "failed"
+            self.counts[status] += 1
+            if status == "failed":
+                failures.append(f"  job {number + 1}: {outcome.get('reason')}")
+        say("\n".join([f"[{sum(self.counts.values())}/{self.total}] {self._summary()}", *failures]))
+
+    def _summary(self) -> str:
+        return " · ".join(f"{n} {k}" for k, n in self.counts.items() if n or k != "busy")
 
 
 def grid_size(overrides: list[str]) -> int:

@@ -15,8 +15,10 @@ Writes ``<out>/memory.json`` and ``<out>/memory.md``.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,14 +47,43 @@ JOB = [
 ]
 
 
-def run(jobs: int, root: Path) -> list[dict[str, Any]]:
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def heap_mb() -> dict[str, float]:
+    """glibc's view of the heap (``mallinfo2``): bytes in use by live allocations (small + mmapped) and
+    bytes free inside the arenas (fragmentation the RSS still counts); Python's allocated blocks."""
+    out: dict[str, float] = {"python_blocks_k": sys.getallocatedblocks() / 1000}
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+        info = libc.mallinfo2()
+    except (OSError, AttributeError):
+        return out
+    out["malloc_in_use_mb"] = (info.uordblks + info.hblkhd) / 2**20
+    out["malloc_free_mb"] = info.fordblks / 2**20
+    return out
+
+
+def run(jobs: int, root: Path, overrides: list[str] | None = None) -> list[dict[str, Any]]:
     rows = []
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         for job in range(jobs):
-            cfg = compose("config", overrides=[*JOB, f"seed={job}", f"paths.output_root={root}"])
+            cfg = compose(
+                "config",
+                overrides=[*JOB, *(overrides or []), f"seed={job}", f"paths.output_root={root}"],
+            )
             started = time.perf_counter()
             run_experiment(cfg)
             row = {"job": job + 1, "seconds": time.perf_counter() - started, "rss_mb": rss_mb()}
+            row.update(heap_mb())
             if torch.cuda.is_available():
                 row["cuda_allocated_mb"] = torch.cuda.memory_allocated() / 2**20
             rows.append(row)
@@ -67,15 +98,25 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Memory of an in-process sweep ({report['jobs']} jobs, packaged MiniLM)",
         "",
-        f"Device: {report['device']}. Each job: {' '.join(JOB)} seed=<job>.",
+        f"Device: {report['device']}. Each job: {' '.join([*JOB, *report.get('overrides', [])])} "
+        "seed=<job>.",
         "",
         f"Resident memory after job 2: {report['rss_after_job2_mb']:.0f} MiB; after job "
         f"{report['jobs']}: {report['rss_last_mb']:.0f} MiB; growth {report['growth_mb']:+.0f} MiB "
         f"(target < {TARGET_MB:.0f} MiB: {'met' if report['target_met'] else 'not met'}).",
         "",
-        "| job | RSS (MiB) | seconds |",
-        "|---:|---:|---:|",
-        *[f"| {r['job']} | {r['rss_mb']:.0f} | {r['seconds']:.0f} |" for r in report["per_job"]],
+        "Where the resident memory is (glibc `mallinfo2`): *in use* is held by live allocations "
+        "(Python objects, tensors, library caches), *free in heap* is freed memory the allocator keeps "
+        "(fragmentation, returned by `malloc_trim` only from the top of each arena).",
+        "",
+        "| job | RSS (MiB) | malloc in use (MiB) | free in heap (MiB) | Python blocks (k) | seconds |",
+        "|---:|---:|---:|---:|---:|---:|",
+        *[
+            f"| {r['job']} | {r['rss_mb']:.0f} | {r.get('malloc_in_use_mb', float('nan')):.0f} | "
+            f"{r.get('malloc_free_mb', float('nan')):.0f} | "
+            f"{r.get('python_blocks_k', float('nan')):.0f} | {r['seconds']:.0f} |"
+            for r in report["per_job"]
+        ],
         "",
         "Regenerate with `make bench-memory`.",
     ]
@@ -86,12 +127,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks")
     parser.add_argument("--jobs", type=int, default=20)
+    parser.add_argument("--override", nargs="*", default=[], help="extra overrides of every job")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = run(args.jobs, Path(tmp))
+        rows = run(args.jobs, Path(tmp), args.override)
     growth = rows[-1]["rss_mb"] - rows[min(1, len(rows) - 1)]["rss_mb"]
     report = {
         "jobs": args.jobs,
+        "overrides": args.override,
         "device": "cuda" if torch.cuda.is_available() else f"cpu ({platform.machine()})",
         "rss_after_job2_mb": rows[min(1, len(rows) - 1)]["rss_mb"],
         "rss_last_mb": rows[-1]["rss_mb"],

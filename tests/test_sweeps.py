@@ -191,7 +191,8 @@ def test_joblib_launcher_runs_two_jobs_that_share_iteration0(tmp_path: Path) -> 
     first, second = (without_timings(r[:1])[0] for r in rows.values())
     metrics = ("accuracy", "f1", "roc_auc", "train_size", "positives_labelled")
     assert {m: first[m] for m in metrics} == {m: second[m] for m in metrics}
-    assert len(list((tmp_path / ".cache" / "iteration0").iterdir())) == 1
+    (cache,) = (tmp_path / ".cache" / "iteration0").iterdir()
+    assert len((cache / "trained.jsonl").read_text().splitlines()) == 1  # M0 trained once
     # torch threads per job = cores / n_jobs, set inside each job (conf/launcher/joblib.yaml).
     assert {status(d)["torch_threads"] for d in found.values()} == {1}
 

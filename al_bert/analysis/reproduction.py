@@ -21,6 +21,7 @@ significantly contradicts it; *inconclusive at this scale* otherwise (or with fe
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +35,7 @@ import pandas as pd
 import yaml
 
 from al_bert.analysis import figures
-from al_bert.analysis.aggregate import final_iteration, load_results
+from al_bert.analysis.aggregate import RUN_FILE, final_iteration, load_results
 from al_bert.analysis.stats import (
     ALPHA,
     bonferroni,
@@ -752,16 +753,65 @@ def full_scale_section(frame: pd.DataFrame, sweep: Path) -> str:
         "python sweeps/run_sweep.py reproduce --scale paper --skip-analysis --override model=bert_base "
         "+launcher=slurm hydra.launcher.partition=gpu\n"
         "python -m al_bert.analysis.reproduction --runs reproduction/runs --out docs\n"
-        "```\n\n"
-        "No GPU has been lent to this project yet, so GPU-hours are not measured: "
-        "`scripts/bench_sweep.py` and `scripts/bench_select.py` report per-run phase times on any "
-        "device; multiply by the run count for an estimate (paper 1 Table 2, on a K80 with "
-        "BERT-base, reports 84–1,106 s of inference + selection per iteration alone)."
+        "```\n\n" + gpu_hours_note()
+    )
+
+
+GPU_BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu.json"
+
+
+def gpu_hours_note(measured: Path = GPU_BENCHMARK) -> str:
+    """What is known of GPU-hours: from ``benchmarks/gpu.json`` once a lent GPU has measured them."""
+    if measured.is_file():
+        device = json.loads(measured.read_text(encoding="utf-8")).get("device", "a GPU")
+        return (
+            f"GPU timings measured on {device} are in `benchmarks/gpu.md` (`scripts/gpu_check.sh`); "
+            "multiply a run's seconds there by the run counts above for the grids' GPU-hours."
+        )
+    return (
+        "No GPU measurement is committed (`benchmarks/gpu.json`, written by `scripts/gpu_check.sh` "
+        "on a GPU), so GPU-hours are not measured: `scripts/bench_sweep.py` and "
+        "`scripts/bench_select.py` report per-run phase times on any device; multiply by the run "
+        "count for an estimate (paper 1 Table 2, on a K80 with BERT-base, reports 84–1,106 s of "
+        "inference + selection per iteration alone)."
+    )
+
+
+ENVIRONMENT_COLUMNS = ("device_kind", "device", "train_precision", "inference_precision", "torch")
+
+
+def environment_section(run_roots: Sequence[str | Path]) -> str:
+    """Which environments the runs record (``run.json``'s ``environments``, one per launch): runs
+    made before al-bert recorded them are counted as environment unknown, never refused or dropped."""
+    launches, recorded, unknown = [], 0, 0
+    for root in run_roots:
+        for run_file in sorted(Path(root).glob(f"*/{RUN_FILE}")):
+            environments = json.loads(run_file.read_text(encoding="utf-8")).get("environments")
+            if not environments:
+                unknown += 1
+                continue
+            recorded += 1
+            launches += [{c: str(e.get(c)) for c in ENVIRONMENT_COLUMNS} for e in environments]
+    if not launches:
+        return (
+            f"None of the {unknown} runs records its environment: they were made before `run.json` "
+            "recorded the device, the resolved precision and the library versions of each launch, "
+            "so their environment is unknown (runs since then record it; a run never resumes on "
+            "another device kind or precision without `allow_environment_change=true`)."
+        )
+    table = pd.DataFrame(launches).value_counts().rename("launches").reset_index()
+    return (
+        f"{unknown} runs record no environment (made before `run.json` recorded it); the "
+        f"{len(launches)} launches of the other {recorded} ran on:\n\n" + markdown_table(table)
     )
 
 
 def build_report(
-    frame: pd.DataFrame, out: Path, figure_dir: Path, sweep: Path = Path("sweeps/reproduce.yaml")
+    frame: pd.DataFrame,
+    out: Path,
+    figure_dir: Path,
+    sweep: Path = Path("sweeps/reproduce.yaml"),
+    run_roots: Sequence[str | Path] = (),
 ) -> str:
     figure_dir.mkdir(parents=True, exist_ok=True)
     rel = figure_dir.relative_to(out) if figure_dir.is_relative_to(out) else figure_dir
@@ -847,6 +897,10 @@ def build_report(
         "",
         *[f"![{title}]({path})" for title, path in images],
         "",
+        "## Environment",
+        "",
+        environment_section(run_roots),
+        "",
         "## Full scale",
         "",
         full_scale_section(frame, sweep),
@@ -866,7 +920,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     frame = load_results(args.runs)
     if frame.empty:
         raise SystemExit(f"no finished runs under {' '.join(args.runs)}: run `make reproduce`")
-    text = build_report(frame, args.out, args.out / "reproduction", args.sweep)
+    text = build_report(frame, args.out, args.out / "reproduction", args.sweep, args.runs)
     (args.out / "reproduction.md").write_text(text, encoding="utf-8")
     print(f"wrote {args.out / 'reproduction.md'}")
     return 0

@@ -74,6 +74,8 @@ def encode_texts(
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path) + ".lock"):
+            for leftover in path.parent.glob(f"{path.stem}.*.tmp.npz"):
+                leftover.unlink(missing_ok=True)  # a writer killed before its os.replace
             tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
             np.savez(tmp, flat=flat, offsets=offsets)
             os.replace(tmp, path)

@@ -10,7 +10,10 @@ launchers: a second job with the same key waits for the first, then reads.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +24,10 @@ from filelock import FileLock
 
 from al_bert.learner import CheckpointLearner
 from al_bert.outputs import InferenceRequest, Need, PoolOutputs
+from al_bert.tracking.store import remove_stale_temporaries
 
+# One line per M0 fit in a cache folder (who trained it); reuses add nothing.
+TRAINED_LOG = "trained.jsonl"
 # Pool outputs of M0 that are stored (they depend on M0 and U only, never on the strategy).
 POOL_FIELDS = ("probs", "embeddings", "mc_probs", "expected_grad_norms", "labelled_embeddings")
 
@@ -43,6 +49,7 @@ class Iteration0Cache:
     @contextmanager
     def locked(self) -> Iterator[None]:
         with self.lock:
+            remove_stale_temporaries(self.dir)  # left by a run killed while saving
             yield
 
     def _check_seed(self, digest: str) -> None:
@@ -60,9 +67,19 @@ class Iteration0Cache:
         return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
 
     def save_model(self, state: dict[str, torch.Tensor]) -> None:
+        """Store M0, and note who trained it in ``trained.jsonl`` (one line per fit: under the lock
+        every other run reuses it, so a shared M0 has exactly one line)."""
         tmp = self.dir / f".model.{os.getpid()}.tmp"
         torch.save({k: v.detach().cpu() for k, v in state.items()}, tmp)
         os.replace(tmp, self.dir / "model.pt")
+        trainer = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "slurm_job": os.environ.get("SLURM_JOB_ID"),
+            "time": time.time(),
+        }
+        with open(self.dir / TRAINED_LOG, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(trainer) + "\n")
 
     def load_test_probs(self) -> np.ndarray | None:
         path = self.dir / "test_probs.npy"

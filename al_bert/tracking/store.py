@@ -56,6 +56,15 @@ def write_json_atomic(path: Path, payload: Any) -> None:
         tmp.unlink(missing_ok=True)  # a full disk or a crash leaves no partial temp file
 
 
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete the temporary files a killed writer left in ``folder`` (``.<name>.<pid>.tmp…``: an atomic
+    write that SIGKILL stopped before its ``os.replace``). Call only while holding the folder's lock,
+    when no live process can be writing one."""
+    for leftover in folder.glob(".*.tmp*"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
 def read_json(path: Path) -> Any:
     """A JSON file; one that does not parse raises :class:`CorruptStoreError` naming it."""
     try:
@@ -91,6 +100,7 @@ class ResultsStore:
                 "re-run the command once it ends to resume or reuse it"
             ) from None
         try:
+            remove_stale_temporaries(self.run_dir)
             yield
         finally:
             lock.release()
@@ -187,6 +197,12 @@ class ResultsStore:
         entry = {"from_iteration": len(self.records()), **environment, **extra}
         current = self.status() or {}
         current["environments"] = [*self.environments(), entry]
+        # Launches that were SLURM requeues of a job (SLURM_RESTART_COUNT > 0): time limit, preemption,
+        # `scontrol requeue`.
+        current["requeues"] = sum(
+            int((e.get("slurm") or {}).get("restart_count") or 0) > 0
+            for e in current["environments"]
+        )
         write_json_atomic(self.run_path, current)
 
     def is_finished(self) -> bool:
