@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -52,13 +53,25 @@ def build_components(cfg: DictConfig) -> dict[str, Any]:
             )
     check_scenario(parts["seed_builder"], str(cfg.scenario.name))
     parts["training"] = instantiate_group(cfg.trainer, "trainer")
-    try:
-        parts["backbone"] = BackboneConfig(**OmegaConf.to_container(cfg.model, resolve=True))  # type: ignore[arg-type]
-        parts["al"] = ALConfig(**OmegaConf.to_container(cfg.al, resolve=True))  # type: ignore[arg-type]
-    except (TypeError, ValueError) as error:
-        raise ConfigError(one_line(error)) from None
+    parts["backbone"] = _settings_object(BackboneConfig, cfg.model, "model")
+    parts["al"] = _settings_object(ALConfig, cfg.al, "al")
     parts["analyses"] = [instantiate_group(a, "analyses") for a in cfg.get("analyses", [])]
     return parts
+
+
+def _settings_object(kind: type, node: DictConfig, group: str) -> Any:
+    """A settings dataclass from its config node; an unknown key fails with one line listing the known."""
+    values = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(values, dict)
+    known = [f.name for f in dataclasses.fields(kind)]
+    unknown = sorted(str(k) for k in values if k not in known)
+    if unknown:
+        raise ConfigError(f"{group}.{unknown[0]}: unknown key; {group} has {', '.join(known)}")
+    try:
+        return kind(**{str(k): v for k, v in values.items()})
+    except (TypeError, ValueError) as error:
+        message = one_line(error)
+        raise ConfigError(message if message.startswith(group) else f"{group}: {message}") from None
 
 
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
@@ -200,10 +213,14 @@ def main_entry(cfg: DictConfig) -> str:
 
     if not cfg.get("verbose", False):
         quiet_frameworks()
-    configure_threads(int(cfg.get("threads", 0) or 0), bool(cfg.get("deterministic", True)))
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     reason = None
     try:
+        try:
+            check_settings(cfg)  # threads among them, before they configure torch
+        except AlBertError as error:
+            raise RunFailure(one_line(error)) from None
+        configure_threads(int(cfg.get("threads") or 0), bool(cfg.get("deterministic", True)))
         finished_before = _finished(cfg)
         run_experiment(cfg)
         outcome = "skipped" if finished_before else "finished"

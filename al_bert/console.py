@@ -222,7 +222,7 @@ class SweepCounter(Callback):
     def __init__(self) -> None:
         self.total = 0
         self.sweep_pid = 0
-        self.counts = {"finished": 0, "skipped": 0, "busy": 0, "failed": 0}
+        self.counts: dict[str, int] = {"finished": 0, "skipped": 0, "busy": 0, "failed": 0}
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.counts = dict.fromkeys(self.counts, 0)
@@ -242,7 +242,7 @@ class SweepCounter(Callback):
         say(f"[{sum(self.counts.values())}/{self.total}] {self._summary()}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if not self.total or sum(self.counts.values()):
+        if not self.total or any(self.counts.values()):
             return  # the jobs ran in this process and were counted as they ended
         outcomes: dict[int, dict[str, Any]] = {}
         for path in Path(str(config.hydra.sweep.dir)).rglob(JOB_STATUS):
@@ -253,7 +253,8 @@ class SweepCounter(Callback):
         missing = {"status": "failed", "reason": "it left no outcome (killed, or never ran)"}
         for number in range(self.total):
             outcome = outcomes.get(number, missing)
-            status = outcome.get("status") if outcome.get("status") in self.counts else "failed"
+            status = str(outcome.get("status"))
+            status = status if status in self.counts else "failed"
             self.counts[status] += 1
             if status == "failed":
                 failures.append(f"  job {number + 1}: {outcome.get('reason')}")

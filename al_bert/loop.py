@@ -31,6 +31,7 @@ from al_bert.outputs import InferenceRequest, PoolOutputs
 from al_bert.seeding.builders import InitialSet, SeedBuilder, require_both_classes
 from al_bert.strategies.base import Strategy, sample_weighted
 from al_bert.tracking.store import ResultsStore
+from al_bert.validation import whole_number
 from al_bert.weighting.base import Weighting
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,8 @@ class ALConfig:
     batch_size: int = 50
 
     def __post_init__(self) -> None:
-        for name, low in (("iterations", 0), ("batch_size", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"al.{name}={value!r}: must be a whole number ≥ {low}")
+        whole_number("al.iterations", self.iterations, low=0)
+        whole_number("al.batch_size", self.batch_size, low=1)
 
 
 class Tracker(Protocol):

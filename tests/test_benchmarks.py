@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
+
+from tests.conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _bench_select():
-    spec = importlib.util.spec_from_file_location("bench_select", REPO / "scripts/bench_select.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_select")
 
 
 def test_select_report_has_every_strategy_and_renders_its_markdown():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,86 @@ def test_console_script_composes_from_any_directory(tmp_path):
     )
     assert shown.returncode == 0, shown.stderr
     assert "al_bert.strategies.badge.BadgeStrategy" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["strategy=nonexistent"], "strategy=nonexistent: no such option"),
+        (["strategy=least_confidenc"], "did you mean least_confidence?"),
+        (["trainer.lrr=0.1"], "trainer.lrr: no such key in trainer (did you mean lr?)"),
+        (["+experiment=nonexistent"], "experiment=nonexistent"),
+        (["seed=0,1"], "add -m"),
+        (["trainer.lr"], "cannot parse the override 'trainer.lr'"),
+        (["--multirun", "strategy=random,nonexistent"], "strategy=nonexistent"),
+        (["--multirun", "strategy=core_set,dal", "strategy.backend=torch"], "strategy.backend"),
+    ],
+)
+def test_composition_errors_are_one_line_naming_the_key(args, named):
+    from al_bert.__main__ import check_overrides
+    from al_bert.errors import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        check_overrides(args)
+    assert named in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--multirun", "strategy=random,badge", "seed=range(0,3)"],
+        ["+launcher=joblib", "hydra.launcher.n_jobs=2", "+experiment=trec_imb"],
+        ["--cfg", "job", "strategy=nonexistent"],  # options besides -m: left to Hydra
+        ["--help"],
+    ],
+)
+def test_command_lines_that_compose_pass_the_check(args):
+    from al_bert.__main__ import check_overrides
+
+    check_overrides(args)
+
+
+def test_validators_name_the_key_value_and_what_is_allowed():
+    from al_bert.errors import ConfigError
+    from al_bert.validation import choice, finite_number, flag, whole_number
+
+    cases = [
+        (
+            lambda: whole_number("trainer.max_epochs", 2.5, low=1),
+            "=2.5: must be a whole number ≥ 1",
+        ),
+        (lambda: whole_number("seed", 2**32, low=0, high=2**32 - 1), "in [0, 4294967295]"),
+        (lambda: finite_number("model.dropout", 1.0, low=0, high=1, open_high=True), "in [0, 1)"),
+        (lambda: finite_number("trainer.lr", float("nan"), low=0, open_low=True), "=nan: must"),
+        (lambda: flag("strategy.bootstrap", 1), "strategy.bootstrap=1: must be true or false"),
+        (lambda: choice("trainer.accelerator", ["auto"], ("auto", "cpu")), "one of auto, cpu"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            call()
+    assert whole_number("limit.train", None, low=1, nullable=True) is None
+    assert finite_number("trainer.lr", 1, low=0, open_low=True) == 1.0
+
+
+def test_cli_composition_error_exits_2_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "al_bert",
+            f"paths.output_root={tmp_path}",
+            "trainer.nonexistent_key=1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("al-bert: trainer.nonexistent_key: no such key")
+    assert not (tmp_path / "runs").exists()

@@ -13,21 +13,9 @@ from al_bert.app import run_experiment
 from al_bert.errors import RunFailure
 from al_bert.tracking.environment import check_resume
 from tests.conftest import compose_config
+from tests.test_sweeps import QUICK as SWEEP_QUICK
 
-QUICK = [
-    "model=tiny",
-    "trainer=fast",
-    "trainer.max_epochs=1",
-    "logger=none",
-    "scenario=imbalanced",
-    "seed_builder.positives=20",
-    "seed_builder.weak_negatives=20",
-    "limit.train=200",
-    "limit.eval=60",
-    "al.iterations=2",
-    "al.batch_size=10",
-    "strategy=random",
-]
+QUICK = [*SWEEP_QUICK, "strategy=random"]  # 3 iterations of the tiny random BERT
 
 
 def run_json(root: Path) -> tuple[Path, dict]:
@@ -92,7 +80,7 @@ def test_resuming_under_another_precision_is_refused_in_one_line(
     assert (before["train_precision"], after["train_precision"]) == ("32", "bf16-mixed")
     assert after["allow_environment_change"] is True
     records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
-    assert [r["iteration"] for r in records] == [0, 1, 2]
+    assert [r["iteration"] for r in records] == [0, 1, 2, 3]
     assert records[0] == first
 
 

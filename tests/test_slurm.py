@@ -24,26 +24,24 @@ import pytest
 
 from al_bert.tracking.runkey import run_key
 from tests.conftest import compose_config
-from tests.test_sweeps import assert_finished, cli_env, records, runs, status, without_timings
+from tests.test_sweeps import QUICK as SWEEP_QUICK
+from tests.test_sweeps import (
+    assert_finished,
+    cli_env,
+    records,
+    runs,
+    status,
+    without_timings,
+)
 
 pytestmark = pytest.mark.slurm
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "scripts" / "slurm_cluster.sh"
 ITERATIONS, LONG_ITERATIONS = 5, 20
-QUICK = [
-    "model=tiny",
-    "trainer=fast",
-    "trainer.max_epochs=1",
-    "logger=none",
-    "scenario=imbalanced",
-    "seed_builder.positives=30",
-    "seed_builder.weak_negatives=30",
-    "limit.train=300",
-    "limit.eval=100",
+QUICK = [  # tests/test_sweeps.py's tiny runs, 5 iterations, one torch thread (as the SLURM jobs get)
+    *(o for o in SWEEP_QUICK if not o.startswith("al.iterations=")),
     f"al.iterations={ITERATIONS}",
-    "al.batch_size=10",
-    "print_table=false",
     "threads=1",
 ]
 # seed varies slowest: jobs 1-2 (seed 0, both strategies) start together and race for one M0.

@@ -800,9 +800,11 @@ def environment_section(run_roots: Sequence[str | Path]) -> str:
             "another device kind or precision without `allow_environment_change=true`)."
         )
     table = pd.DataFrame(launches).value_counts().rename("launches").reset_index()
+    rows = [[str(v) for v in row] for row in table.itertuples(index=False)]
     return (
         f"{unknown} runs record no environment (made before `run.json` recorded it); the "
-        f"{len(launches)} launches of the other {recorded} ran on:\n\n" + markdown_table(table)
+        f"{len(launches)} launches of the other {recorded} ran on:\n\n"
+        + markdown_table(list(table.columns), rows)
     )
 
 

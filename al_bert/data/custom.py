@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from al_bert.data.fetch import FetchSettings
-from al_bert.data.imbalance import subsample_to_ratio
+from al_bert.data.imbalance import check_sampling, subsample_to_ratio
 from al_bert.data.queries import make_query
 from al_bert.data.splits import seeded_split_indices
 from al_bert.data.task import SPLIT_COLUMNS, KeywordQuery, Task
-from al_bert.errors import DataError
+from al_bert.errors import ConfigError, DataError
+from al_bert.validation import show, text
 
 __all__ = ["build_custom_task", "read_table"]
 
@@ -155,6 +156,20 @@ def build_custom_task(
     """Build a :class:`Task` from user files (see module docstring). Errors name the file and the
     missing column / absent class / empty rows. ``fetch`` (where built-in datasets are downloaded) is
     accepted so every dataset builder has one signature; user files are read where they are."""
+    text("dataset.path", path)
+    text("dataset.name", name)
+    text("dataset.text_column", text_column)
+    text("dataset.label_column", label_column)
+    text("dataset.test_path", test_path, nullable=True)
+    text("dataset.dev_path", dev_path, nullable=True)
+    text("dataset.id_column", id_column, nullable=True)
+    if not isinstance(positive_class, (str, int, float)):
+        raise ConfigError(
+            f"dataset.positive_class={show(positive_class)}: must be one value of the "
+            f"{label_column!r} column (a string or a number)"
+        )
+    check_sampling(seed, imbalance_ratio)
+    keyword_query = make_query(query)
     positive = (
         str(positive_class).lower() if isinstance(positive_class, bool) else str(positive_class)
     )
@@ -206,6 +221,6 @@ def build_custom_task(
         train=frames["train"],
         dev=frames.get("dev"),
         test=frames["test"],
-        query=make_query(query),
+        query=keyword_query,
         info=info,
     )

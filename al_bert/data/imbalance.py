@@ -14,11 +14,19 @@ import numpy as np
 import pandas as pd
 
 from al_bert.errors import DataError
+from al_bert.validation import finite_number, whole_number
 
-__all__ = ["PAPER2_RATIOS", "subsample_to_ratio"]
+__all__ = ["PAPER2_RATIOS", "check_sampling", "subsample_to_ratio"]
 
 # Imbalance ratios r (positive fraction 1/r) studied in Fairstein et al. (Tables 4 and 6).
 PAPER2_RATIOS = (2, 10, 20, 50, 100, 200, 1000)
+
+
+def check_sampling(seed: object, imbalance_ratio: object) -> None:
+    """``dataset.seed`` (whole ≥ 0) and ``dataset.imbalance_ratio`` (null or finite r ≥ 1: r = 1 keeps the
+    split as it is) are valid; dataset builders call it before they read any file."""
+    whole_number("dataset.seed", seed, low=0)
+    finite_number("dataset.imbalance_ratio", imbalance_ratio, low=1, nullable=True)
 
 
 def subsample_to_ratio(

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from al_bert.data.task import KeywordQuery
-from al_bert.errors import DataError
+from al_bert.errors import ConfigError, DataError
+from al_bert.validation import show
 
 __all__ = ["QUERY_KINDS", "load_terms", "make_query", "query_matches", "query_scores"]
 
@@ -51,30 +52,50 @@ def make_query(cfg: Mapping[str, object] | KeywordQuery | None) -> KeywordQuery 
     ``terms_file``, ``pattern``); ``None`` stays ``None``."""
     if cfg is None or isinstance(cfg, KeywordQuery):
         return cfg
-    cfg = _plain(cfg)
     known = {"kind", "terms", "terms_file", "pattern"}
+    if not isinstance(cfg, Mapping):
+        raise ConfigError(
+            f"dataset.query={show(cfg)}: must be null or a mapping with keys {', '.join(sorted(known))}"
+        )
+    cfg = _plain(cfg)
     unknown = set(cfg) - known
     if unknown:
-        raise DataError(f"unknown query keys {sorted(unknown)}; valid: {sorted(known)}")
-    kind = str(cfg.get("kind", "substring"))
+        raise ConfigError(
+            f"dataset.query: unknown query keys {sorted(unknown)}; valid: {sorted(known)}"
+        )
+    kind = cfg.get("kind", "substring")
     if kind not in QUERY_KINDS:
-        raise DataError(f"unknown query kind {kind!r}; valid: {', '.join(QUERY_KINDS)}")
+        raise ConfigError(
+            f"dataset.query.kind={show(kind)}: unknown query kind {kind!r}; "
+            f"valid: {', '.join(QUERY_KINDS)}"
+        )
     raw_terms = cfg.get("terms") or ()
     if isinstance(raw_terms, str):
         raw_terms = [raw_terms]
-    if not isinstance(raw_terms, Iterable):
-        raise DataError(f"query terms must be a list of strings, got {raw_terms!r}")
+    if not isinstance(raw_terms, Iterable) or isinstance(raw_terms, Mapping):
+        raise ConfigError(f"dataset.query.terms={show(raw_terms)}: must be a list of strings")
     terms = [str(t) for t in raw_terms]
-    if cfg.get("terms_file"):
-        terms += load_terms(str(cfg["terms_file"]))
-    pattern = str(cfg.get("pattern") or "")
+    terms_file = cfg.get("terms_file")
+    if terms_file:
+        try:
+            terms += load_terms(str(terms_file))
+        except FileNotFoundError as error:
+            raise ConfigError(f"dataset.query.terms_file={show(terms_file)}: {error}") from None
+    pattern = cfg.get("pattern") or ""
     if kind == "regex":
-        if not pattern:
-            raise DataError("a regex query needs a non-empty 'pattern'")
-        re.compile(pattern)
+        if not isinstance(pattern, str) or not pattern:
+            raise ConfigError(
+                f"dataset.query.pattern={show(pattern)}: a regex query needs a non-empty 'pattern'"
+            )
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ConfigError(
+                f"dataset.query.pattern={show(pattern)}: not a regular expression ({error})"
+            ) from None
     elif not terms:
-        raise DataError(f"a {kind} query needs 'terms' or 'terms_file'")
-    return KeywordQuery(kind=kind, terms=tuple(terms), pattern=pattern)
+        raise ConfigError(f"dataset.query: a {kind} query needs 'terms' or 'terms_file'")
+    return KeywordQuery(kind=kind, terms=tuple(terms), pattern=str(pattern))
 
 
 def _plain(cfg: Mapping[str, object]) -> Mapping[str, object]:

@@ -20,13 +20,14 @@ import numpy as np
 import pandas as pd
 
 from al_bert.data.fetch import FetchSettings, resolve
-from al_bert.data.imbalance import subsample_to_ratio
+from al_bert.data.imbalance import check_sampling, subsample_to_ratio
 from al_bert.data.queries import make_query
 from al_bert.data.readers import CLASSES, read_source
 from al_bert.data.sources import SOURCES, lrtc_id_file
 from al_bert.data.splits import seeded_split_indices
 from al_bert.data.task import SPLIT_COLUMNS, KeywordQuery, Task
 from al_bert.errors import DataError
+from al_bert.validation import text
 
 __all__ = ["SPLIT_MODES", "TASKS", "TaskSpec", "build_task", "resolve_positive_class", "task_names"]
 
@@ -247,8 +248,9 @@ def build_task(
     position, reproduces Table 4) or ``redirected`` (the extractor's rows); ``fetch``: where the raw
     files come from (the config's ``paths.data``; :mod:`al_bert.data.fetch`), never part of a run's identity.
     """
-    spec = get_task_spec(name)
+    spec = get_task_spec(text("dataset.name", name))
     positive = resolve_positive_class(spec, positive_class)
+    check_sampling(seed, imbalance_ratio)
     if lrtc_rows not in LRTC_ROWS:
         raise DataError(f"unknown lrtc_rows {lrtc_rows!r}; valid: {', '.join(LRTC_ROWS)}")
     if split not in SPLIT_MODES:

@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from transformers import (
     AutoConfig,
@@ -21,6 +23,9 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+
+from al_bert.errors import ConfigError
+from al_bert.validation import choice, finite_number, text, whole_number
 
 PACKAGED_MINILM = "packaged:minilm"
 TINY_RANDOM_BERT = "tiny-random-bert"
@@ -45,10 +50,33 @@ class BackboneConfig:
     """Learning rate of the freshly initialised classification layer (None: the trainer's ``lr``)."""
 
     def __post_init__(self) -> None:
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"model.pooling={self.pooling!r}: choose one of {', '.join(POOLINGS)}")
-        if self.head_lr is not None and not self.head_lr > 0:
-            raise ValueError(f"model.head_lr={self.head_lr}: must be > 0 or null")
+        text("model.name_or_path", self.name_or_path)
+        whole_number("model.num_hidden_layers", self.num_hidden_layers, low=1, nullable=True)
+        finite_number("model.dropout", self.dropout, low=0, high=1, open_high=True)
+        choice("model.pooling", self.pooling, POOLINGS)
+        finite_number("model.head_lr", self.head_lr, low=0, open_low=True, nullable=True)
+        layers, available = self.num_hidden_layers, local_layer_count(self.name_or_path)
+        if layers is not None and available is not None and layers > available:
+            raise ConfigError(
+                f"model.num_hidden_layers={layers}: {self.name_or_path} has "
+                f"{available} layers; choose 1..{available} or null"
+            )
+
+
+def local_layer_count(name_or_path: str) -> int | None:
+    """The number of transformer layers of a backbone whose config is on this machine (the packaged
+    MiniLM, a local folder), read from its ``config.json`` without loading weights; None when it is
+    not known before loading (a hub name, the tiny random BERT that builds as many as asked)."""
+    if name_or_path == TINY_RANDOM_BERT:
+        return None
+    try:
+        folder = Path(resolve_path(name_or_path)).expanduser()
+        layers = json.loads((folder / "config.json").read_text(encoding="utf-8"))[
+            "num_hidden_layers"
+        ]
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError):
+        return None  # not a local checkpoint: load_encoder checks the depth once it has the config
+    return int(layers) if isinstance(layers, int) else None
 
 
 def packaged_minilm_path() -> str:
@@ -101,7 +129,7 @@ def load_encoder(config: BackboneConfig) -> PreTrainedModel:
         shallower = AutoConfig.from_pretrained(path)
         available = int(getattr(shallower, "num_hidden_layers", config.num_hidden_layers))
         if not 1 <= config.num_hidden_layers <= available:
-            raise ValueError(
+            raise ConfigError(
                 f"model.num_hidden_layers={config.num_hidden_layers} but {config.name_or_path} has "
                 f"{available} layers; choose 1..{available}"
             )

@@ -14,10 +14,15 @@ from lightning.pytorch.plugins.environments import LightningEnvironment
 
 from al_bert.data.datamodule import ALDataModule
 from al_bert.devices import bf16_supported, release_memory
+from al_bert.errors import ConfigError
 from al_bert.model.backbones import BackboneConfig
 from al_bert.model.module import ALClassifier, OptimConfig
+from al_bert.validation import choice, finite_number, flag, text, whole_number
 
 log = logging.getLogger(__name__)
+
+PRECISIONS = ("auto", "bf16", "32")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -48,27 +53,35 @@ class TrainingConfig:
     """``auto`` takes one GPU when present, else the CPU."""
 
     def __post_init__(self) -> None:
+        text("trainer.name", self.name)
+        whole_number("trainer.max_epochs", self.max_epochs, low=1)
+        finite_number("trainer.lr", self.lr, low=0, open_low=True)
+        whole_number("trainer.batch_size", self.batch_size, low=1)
+        whole_number("trainer.eval_batch_size", self.eval_batch_size, low=1)
+        whole_number("trainer.max_length", self.max_length, low=8)
+        flag("trainer.select_best_on_dev", self.select_best_on_dev)
+        finite_number(
+            "trainer.oversample_positives_to",
+            self.oversample_positives_to,
+            low=0,
+            high=1,
+            open_low=True,
+            open_high=True,
+            nullable=True,
+        )
+        finite_number("trainer.weight_decay", self.weight_decay, low=0)
+        finite_number("trainer.warmup_ratio", self.warmup_ratio, low=0, high=1, open_high=True)
+        finite_number("trainer.adam_epsilon", self.adam_epsilon, low=0, open_low=True)
+        finite_number(
+            "trainer.max_grad_norm", self.max_grad_norm, low=0, open_low=True, nullable=True
+        )
         for field_name in ("precision", "inference_precision"):
-            value = str(getattr(self, field_name))
-            if value not in ("auto", "bf16", "32"):
-                raise ValueError(f"trainer.{field_name}={value!r}: choose auto, bf16 or 32")
-        if self.max_epochs < 1 or self.batch_size < 1 or self.max_length < 8:
-            raise ValueError(
-                "trainer.max_epochs and trainer.batch_size must be ≥ 1, max_length ≥ 8"
-            )
-        if self.oversample_positives_to is not None and not 0 < self.oversample_positives_to < 1:
-            raise ValueError("trainer.oversample_positives_to must be in (0, 1) or null")
-        if not self.lr > 0 or not self.adam_epsilon > 0:
-            raise ValueError(
-                f"trainer.lr={self.lr} and trainer.adam_epsilon={self.adam_epsilon} must be > 0"
-            )
-        if self.weight_decay < 0 or not 0 <= self.warmup_ratio < 1:
-            raise ValueError(
-                f"trainer.weight_decay={self.weight_decay} must be ≥ 0 and "
-                f"trainer.warmup_ratio={self.warmup_ratio} in [0, 1)"
-            )
-        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
-            raise ValueError(f"trainer.max_grad_norm={self.max_grad_norm}: must be > 0 or null")
+            value = getattr(self, field_name)
+            # ``precision=32`` arrives as the integer 32 from an override or YAML.
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            choice(f"trainer.{field_name}", value, PRECISIONS)
+        choice("trainer.accelerator", self.accelerator, ACCELERATORS)
 
     def optim(self, backbone: BackboneConfig) -> OptimConfig:
         """The optimiser settings of this trainer, with the backbone's head learning rate."""
@@ -84,8 +97,9 @@ class TrainingConfig:
         if self.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
             return torch.device("cuda")
         if self.accelerator in ("gpu", "cuda"):
-            raise RuntimeError(
-                "trainer.accelerator=gpu but no CUDA GPU is visible; use accelerator=auto"
+            raise ConfigError(
+                f"trainer.accelerator={self.accelerator}: no CUDA GPU is visible here; "
+                "use trainer.accelerator=auto or cpu"
             )
         return torch.device("cpu")
 

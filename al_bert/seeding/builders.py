@@ -17,6 +17,7 @@ from al_bert.data.queries import query_matches
 from al_bert.data.task import Task
 from al_bert.errors import ConfigError, SeedError
 from al_bert.oracle import Oracle
+from al_bert.validation import whole_number
 
 
 @dataclass
@@ -97,7 +98,7 @@ class RandomSeed(SeedBuilder):
     scenario = "balanced"
 
     def __init__(self, size: int = 100) -> None:
-        self.size = size
+        self.size = whole_number("seed_builder.size", size, low=1)
 
     def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet:
         rows = self._draw(np.arange(len(task.train)), self.size, rng, "examples", task)
@@ -114,8 +115,8 @@ class PositivesSeed(SeedBuilder):
     scenario = "imbalanced"
 
     def __init__(self, positives: int = 100, weak_negatives: int = 100) -> None:
-        self.positives = positives
-        self.weak_negatives = weak_negatives
+        self.positives = whole_number("seed_builder.positives", positives, low=1)
+        self.weak_negatives = whole_number("seed_builder.weak_negatives", weak_negatives, low=0)
 
     def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet:
         candidates = np.flatnonzero(task.train["label"].to_numpy() == 1)
@@ -131,8 +132,8 @@ class QuerySeed(SeedBuilder):
     scenario = "imbalanced_practical"
 
     def __init__(self, size: int = 100, weak_negatives: int = 100) -> None:
-        self.size = size
-        self.weak_negatives = weak_negatives
+        self.size = whole_number("seed_builder.size", size, low=1)
+        self.weak_negatives = whole_number("seed_builder.weak_negatives", weak_negatives, low=0)
 
     def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet:
         if task.query is None:
@@ -157,7 +158,7 @@ class WarmStartSeed(SeedBuilder):
     scenario = "warm_start"
 
     def __init__(self, per_class: int = 5) -> None:
-        self.per_class = per_class
+        self.per_class = whole_number("seed_builder.per_class", per_class, low=1)
 
     def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet:
         labels = task.train["label"].to_numpy()

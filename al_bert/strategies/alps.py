@@ -22,7 +22,8 @@ import scipy.sparse as sp
 
 from al_bert.index import nearest_to_centers, weighted_kmeans
 from al_bert.outputs import InferenceRequest, Need, PoolOutputs
-from al_bert.strategies.base import Strategy, check_selectable
+from al_bert.strategies.base import Strategy, check_selectable, index_backend
+from al_bert.validation import whole_number
 
 
 def surprisal_points(surprisal: Any, rows: np.ndarray) -> np.ndarray:
@@ -50,13 +51,9 @@ class AlpsStrategy(Strategy):
     request: InferenceRequest = InferenceRequest(frozenset({Need.SURPRISAL}))
 
     def __init__(self, n_iter: int = 300, n_init: int = 10, backend: str = "auto") -> None:
-        if n_iter < 1 or n_init < 1:
-            raise ValueError(
-                f"strategy.n_iter={n_iter} and strategy.n_init={n_init} must be positive"
-            )
-        self.n_iter = int(n_iter)
-        self.n_init = int(n_init)
-        self.backend = backend
+        self.n_iter = whole_number("strategy.n_iter", n_iter, low=1)
+        self.n_init = whole_number("strategy.n_init", n_init, low=1)
+        self.backend = index_backend(backend)
 
     def select(
         self, outputs: PoolOutputs, weights: np.ndarray, k: int, rng: np.random.Generator

@@ -35,7 +35,8 @@ import numpy as np
 
 from al_bert.index import kmeans_pp_seeding
 from al_bert.outputs import InferenceRequest, Need, PoolOutputs
-from al_bert.strategies.base import Strategy, check_selectable
+from al_bert.strategies.base import Strategy, check_selectable, index_backend
+from al_bert.validation import choice
 
 
 def predicted_labels(probs: np.ndarray) -> np.ndarray:
@@ -81,10 +82,10 @@ class BadgeStrategy(Strategy):
     def __init__(
         self, first: Literal["max_norm", "sample"] = "max_norm", backend: str = "auto"
     ) -> None:
-        if first not in ("max_norm", "sample"):
-            raise ValueError(f"strategy.first must be 'max_norm' or 'sample', got {first!r}")
-        self.first: Literal["max_norm", "sample"] = first
-        self.backend = backend
+        self.first: Literal["max_norm", "sample"] = choice(
+            "strategy.first", first, ("max_norm", "sample")
+        )
+        self.backend = index_backend(backend)
 
     def select(
         self, outputs: PoolOutputs, weights: np.ndarray, k: int, rng: np.random.Generator

@@ -19,7 +19,10 @@ from typing import ClassVar
 
 import numpy as np
 
+from al_bert.errors import ConfigError
+from al_bert.index import BACKENDS, resolve_backend
 from al_bert.outputs import InferenceRequest, PoolOutputs
+from al_bert.validation import choice
 
 
 class Strategy(ABC):
@@ -47,6 +50,19 @@ class ScoreStrategy(Strategy):
     ) -> np.ndarray:
         scores = np.asarray(self.score(outputs, rng), dtype=np.float64)
         return top_k_weighted(scores, weights, k, rng)
+
+
+def index_backend(value: object) -> str:
+    """``strategy.backend``: ``auto`` or one of :data:`al_bert.index.BACKENDS`, usable on this machine
+    (checked when the strategy is built, before any data is read)."""
+    backend = choice("strategy.backend", value, ("auto", *BACKENDS))
+    try:
+        resolve_backend(backend)
+    except RuntimeError as error:
+        raise ConfigError(
+            f"strategy.backend={backend}: {error}; use strategy.backend=auto"
+        ) from None
+    return backend
 
 
 def check_selectable(weights: np.ndarray, k: int) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 
 from al_bert.index import greedy_k_center
 from al_bert.outputs import InferenceRequest, Need, PoolOutputs
-from al_bert.strategies.base import Strategy, check_selectable
+from al_bert.strategies.base import Strategy, check_selectable, index_backend
 
 
 class CoreSet(Strategy):
@@ -28,7 +28,7 @@ class CoreSet(Strategy):
     )
 
     def __init__(self, backend: str = "auto") -> None:
-        self.backend = backend
+        self.backend = index_backend(backend)
         """Index back-end: auto | faiss-gpu | faiss-cpu | torch (same selection on each)."""
 
     def select(

@@ -41,6 +41,7 @@ import numpy as np
 from al_bert.devices import bf16_supported
 from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import Strategy, check_selectable, top_k_weighted
+from al_bert.validation import finite_number, flag, whole_number, whole_numbers
 
 
 class DiscriminativeActiveLearning(Strategy):
@@ -62,18 +63,21 @@ class DiscriminativeActiveLearning(Strategy):
         sub_batches: int = 5,
         unlabelled_ratio: float | None = 10.0,
     ) -> None:
-        if sub_batches < 1 or batch_size < 1 or max_epochs < 1 or lr <= 0:
-            raise ValueError("sub_batches, batch_size, max_epochs ≥ 1 and lr > 0 are required")
-        if unlabelled_ratio is not None and unlabelled_ratio <= 0:
-            raise ValueError("unlabelled_ratio must be positive or None")
-        self.hidden_sizes = None if hidden_sizes is None else tuple(int(h) for h in hidden_sizes)
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.stop_accuracy = stop_accuracy
-        self.class_balanced = class_balanced
-        self.sub_batches = sub_batches
-        self.unlabelled_ratio = unlabelled_ratio
+        sizes = whole_numbers("strategy.hidden_sizes", hidden_sizes, low=1, nullable=True)
+        self.hidden_sizes = None if sizes is None else tuple(sizes)
+        self.lr = finite_number("strategy.lr", lr, low=0, open_low=True)
+        self.batch_size = whole_number("strategy.batch_size", batch_size, low=1)
+        self.max_epochs = whole_number("strategy.max_epochs", max_epochs, low=1)
+        # Training stops once the epoch's accuracy exceeds it: 1 never stops early; 0 would stop
+        # after the first epoch whatever was learnt (that is max_epochs=1).
+        self.stop_accuracy = finite_number(
+            "strategy.stop_accuracy", stop_accuracy, low=0, high=1, open_low=True
+        )
+        self.class_balanced = flag("strategy.class_balanced", class_balanced)
+        self.sub_batches = whole_number("strategy.sub_batches", sub_batches, low=1)
+        self.unlabelled_ratio = finite_number(
+            "strategy.unlabelled_ratio", unlabelled_ratio, low=0, open_low=True, nullable=True
+        )
 
     def select(
         self, outputs: PoolOutputs, weights: np.ndarray, k: int, rng: np.random.Generator

@@ -28,6 +28,7 @@ import numpy as np
 
 from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import ScoreStrategy
+from al_bert.validation import choice, flag
 
 
 def last_layer_egl(
@@ -61,10 +62,10 @@ class ExpectedGradientLength(ScoreStrategy):
         gradient: Literal["full_model", "last_layer"] = "full_model",
         include_bias: bool = True,
     ) -> None:
-        if gradient not in ("last_layer", "full_model"):
-            raise ValueError(f"strategy.gradient={gradient!r}: choose full_model or last_layer")
-        self.gradient = gradient
-        self.include_bias = include_bias
+        self.gradient: Literal["full_model", "last_layer"] = choice(
+            "strategy.gradient", gradient, ("full_model", "last_layer")
+        )
+        self.include_bias = flag("strategy.include_bias", include_bias)
         self.request = InferenceRequest(
             frozenset({Need.EXPECTED_GRAD_NORMS})
             if gradient == "full_model"

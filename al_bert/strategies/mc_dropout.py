@@ -20,6 +20,7 @@ import numpy as np
 from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import ScoreStrategy
 from al_bert.strategies.least_confidence import binary_entropy
+from al_bert.validation import choice, whole_number
 
 
 class MCDropout(ScoreStrategy):
@@ -30,14 +31,12 @@ class MCDropout(ScoreStrategy):
     def __init__(
         self, mc_passes: int = 10, acquisition: Literal["entropy", "bald"] = "entropy"
     ) -> None:
-        if mc_passes < 1:
-            raise ValueError(f"mc_passes must be ≥ 1, got {mc_passes}")
-        if acquisition not in ("entropy", "bald"):
-            raise ValueError(f"acquisition must be 'entropy' or 'bald', got {acquisition!r}")
-        self.mc_passes = int(mc_passes)
+        self.mc_passes = whole_number("strategy.mc_passes", mc_passes, low=1)
         """T, the number of stochastic passes the learner runs to fill ``PoolOutputs.mc_probs``."""
         self.request = InferenceRequest(frozenset({Need.MC_PROBS}), mc_passes=self.mc_passes)
-        self.acquisition = acquisition
+        self.acquisition: Literal["entropy", "bald"] = choice(
+            "strategy.acquisition", acquisition, ("entropy", "bald")
+        )
 
     def score(self, outputs: PoolOutputs, rng: np.random.Generator) -> np.ndarray:
         mc = np.asarray(outputs.require("mc_probs"), dtype=np.float64)

@@ -33,6 +33,7 @@ import numpy as np
 from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import ScoreStrategy
 from al_bert.strategies.least_confidence import binary_entropy
+from al_bert.validation import finite_number, flag, whole_number
 
 
 class PerceptronEnsemble(ScoreStrategy):
@@ -53,17 +54,15 @@ class PerceptronEnsemble(ScoreStrategy):
         class_balanced: bool = True,
         bootstrap: bool = False,
     ) -> None:
-        if n_members < 1 or epochs < 0 or batch_size < 1 or lr <= 0:
-            raise ValueError("n_members, batch_size ≥ 1, epochs ≥ 0 and lr > 0 are required")
-        if not 0.0 <= input_dropout < 1.0:
-            raise ValueError(f"input_dropout must be in [0, 1), got {input_dropout}")
-        self.n_members = n_members
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.input_dropout = input_dropout
-        self.class_balanced = class_balanced
-        self.bootstrap = bootstrap
+        self.n_members = whole_number("strategy.n_members", n_members, low=1)
+        self.epochs = whole_number("strategy.epochs", epochs, low=0)
+        self.batch_size = whole_number("strategy.batch_size", batch_size, low=1)
+        self.lr = finite_number("strategy.lr", lr, low=0, open_low=True)
+        self.input_dropout = finite_number(
+            "strategy.input_dropout", input_dropout, low=0, high=1, open_high=True
+        )
+        self.class_balanced = flag("strategy.class_balanced", class_balanced)
+        self.bootstrap = flag("strategy.bootstrap", bootstrap)
 
     def member_probs(
         self,

@@ -31,6 +31,7 @@ from typing import ClassVar
 import numpy as np
 
 from al_bert.outputs import InferenceRequest, Need, PoolOutputs
+from al_bert.validation import whole_number
 from al_bert.weighting.base import Weighting
 from al_bert.weighting.posprob import positive_probs
 
@@ -69,9 +70,7 @@ class InvProp(Weighting):
     request: InferenceRequest = InferenceRequest(frozenset({Need.PROBS}))
 
     def __init__(self, bins: int = 10) -> None:
-        if int(bins) != bins or bins < 1:
-            raise ValueError(f"weighting.bins must be a positive integer, got {bins!r}")
-        self.bins = int(bins)
+        self.bins = whole_number("weighting.bins", bins, low=1)
 
     def __call__(self, outputs: PoolOutputs) -> np.ndarray:
         return invprop_weights(positive_probs(outputs), self.bins)
