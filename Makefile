@@ -64,8 +64,8 @@ table-datasets:  ## outputs/tables/datasets.{csv,md}: sizes, priors and query qu
 bench-select:  ## benchmarks/select.{md,json}: selection cost per strategy vs one pool pass (paper 1 Table 2)
 	$(PYTHON) scripts/bench_select.py --out benchmarks
 
-bench-memory:  ## benchmarks/memory.{md,json}: resident memory after each of 20 in-process jobs
-	$(PYTHON) scripts/bench_memory.py --out benchmarks
+bench-memory:  ## benchmarks/memory.{md,json}: resident memory after each of 20 in-process jobs, and with oneDNN's cache off
+	$(PYTHON) scripts/bench_memory.py --out benchmarks --compare-env ONEDNN_PRIMITIVE_CACHE_CAPACITY=0
 
 bench-sweep:  ## benchmarks/sweep.{md,json}: shared iteration 0 vs independent runs, phases, 67k pool
 	$(PYTHON) scripts/bench_sweep.py --out benchmarks

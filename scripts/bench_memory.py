@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
+import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -118,9 +120,60 @@ def render_markdown(report: dict[str, Any]) -> str:
             for r in report["per_job"]
         ],
         "",
+        *_comparison_lines(report),
         "Regenerate with `make bench-memory`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _comparison_lines(report: dict[str, Any]) -> list[str]:
+    """The same jobs with another environment (``--compare-env``), one column per variant."""
+    variants = report.get("compared", [])
+    if not variants:
+        return []
+    header = ["job", "RSS (MiB), as above", *[f"RSS (MiB), {v['env']}" for v in variants]]
+    rows = []
+    for i, row in enumerate(report["per_job"]):
+        cells = [str(row["job"]), f"{row['rss_mb']:.0f}"]
+        cells += [
+            f"{v['per_job'][i]['rss_mb']:.0f}" if i < len(v["per_job"]) else "" for v in variants
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    growth = "; ".join(f"{v['env']}: {v['growth_mb']:+.0f} MiB" for v in variants)
+    return [
+        f"The same jobs in a fresh process with another environment (growth from job 2: {growth}):",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---:|" * len(header),
+        *rows,
+        "",
+        *[_attribution(report["growth_mb"], v) for v in variants],
+        "",
+    ]
+
+
+def _attribution(growth: float, variant: dict[str, Any]) -> str:
+    """How much of the growth the variant's setting accounts for, from the two measurements."""
+    removed = growth - variant["growth_mb"]
+    share = removed / growth if growth > 0 else 0.0
+    return (
+        f"With `{variant['env']}` the growth from job 2 to job {len(variant['per_job'])} is "
+        f"{variant['growth_mb']:+.0f} MiB instead of {growth:+.0f} MiB: that setting accounts for "
+        f"{removed:+.0f} MiB ({share:.0%}) of it."
+    )
+
+
+def compare_env(assignment: str, jobs: int, overrides: list[str]) -> dict[str, Any]:
+    """Run the same jobs in a child process with ``NAME=VALUE`` set before torch loads (e.g. oneDNN's
+    ``ONEDNN_PRIMITIVE_CACHE_CAPACITY``, read once at start-up); its report."""
+    name, _, value = assignment.partition("=")
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, __file__, "--out", tmp, "--jobs", str(jobs)]
+        if overrides:
+            command += ["--override", *overrides]
+        subprocess.run(command, env={**os.environ, name: value}, check=True)
+        child: dict[str, Any] = json.loads((Path(tmp) / "memory.json").read_text())
+    return {"env": assignment, "growth_mb": child["growth_mb"], "per_job": child["per_job"]}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -128,6 +181,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", default="benchmarks")
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--override", nargs="*", default=[], help="extra overrides of every job")
+    parser.add_argument(
+        "--compare-env", nargs="*", default=[], metavar="NAME=VALUE",
+        help="also run the jobs in a fresh process with each of these set (one variant each)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--finding", default="", help="a measured conclusion, added to the markdown"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         rows = run(args.jobs, Path(tmp), args.override)
@@ -142,6 +202,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "target_mb": TARGET_MB,
         "target_met": growth < TARGET_MB,
         "per_job": rows,
+        "compared": [compare_env(a, args.jobs, args.override) for a in args.compare_env],
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

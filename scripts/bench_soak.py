@@ -141,8 +141,9 @@ class Sweep:
 
 
 def run_sweep(sweep: Sweep, log: Path, kill_after: float | None = None) -> tuple[int, bool]:
-    """Launch once; with ``kill_after``, SIGKILL a random worker that many seconds in (if the sweep is
-    still running then). Returns (exit code, whether a worker was killed)."""
+    """Launch once; with ``kill_after``, SIGKILL a random worker that many seconds after the workers
+    appear (the launcher first composes every job's config), if the sweep still runs then. Returns
+    (exit code, whether a worker was killed)."""
     process = sweep.start(log)
     stop = threading.Event()
     sampler = threading.Thread(target=sweep.sample, args=(process, stop), daemon=True)
@@ -150,6 +151,8 @@ def run_sweep(sweep: Sweep, log: Path, kill_after: float | None = None) -> tuple
     killed = False
     try:
         if kill_after is not None:
+            while process.poll() is None and not workers(process.pid):
+                time.sleep(0.05)
             deadline = time.monotonic() + kill_after
             while process.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -228,7 +231,7 @@ def soak(grid: list[str], kills: int, root: Path, seed: int = 0) -> dict[str, An
     per_run = reference_seconds / max(1, grid_size(grid)) * 2  # a run's wall time at 2 workers
     while True:
         launches += 1
-        kill_after = rng.uniform(2.0, 2.0 + 4 * per_run) if kills_done < kills else None
+        kill_after = rng.uniform(0.5, 4 * per_run) if kills_done < kills else None
         code, killed = run_sweep(soaked, root / "soak.log", kill_after)
         kills_done += killed
         if code == 0 and not killed:

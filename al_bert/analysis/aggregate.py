@@ -130,18 +130,3 @@ def final_iteration(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     last = frame.groupby("run_key")["iteration"].transform("max")
     return frame[frame["iteration"] == last].reset_index(drop=True)
-
-
-def filter_frame(frame: pd.DataFrame, **equal: Any) -> pd.DataFrame:
-    """Rows whose columns equal the given values (a list/tuple value means "one of")."""
-    mask = pd.Series(True, index=frame.index)
-    for column, value in equal.items():
-        if value is None:
-            continue
-        if column not in frame:
-            return frame.iloc[0:0]
-        if isinstance(value, (list, tuple, set)):
-            mask &= frame[column].isin(list(value))
-        else:
-            mask &= frame[column] == value
-    return frame[mask]

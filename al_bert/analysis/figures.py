@@ -28,7 +28,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from al_bert.analysis.stats import mean_confidence_interval
-from al_bert.analysis.tables import BASELINE, AnalysisError, paper1_metric
+from al_bert.analysis.tables import BASELINE, AnalysisError
 
 # Metrics in [0, 1]: their confidence bands are clipped to that range (few seeds give wide bands).
 BOUNDED = frozenset(
@@ -353,8 +353,3 @@ def save(fig: Figure, path: Path) -> Path:
     fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
     return path
-
-
-def figure_one_metric(scenario: str) -> str:
-    """Figure 1/3's y axis: accuracy for balanced, F1 otherwise (paper 1 §4)."""
-    return paper1_metric(scenario)
