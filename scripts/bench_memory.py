@@ -111,6 +111,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "(Python objects, tensors, library caches), *free in heap* is freed memory the allocator keeps "
         "(fragmentation, returned by `malloc_trim` only from the top of each arena).",
         "",
+        *_breakdown_lines(report),
         "| job | RSS (MiB) | malloc in use (MiB) | free in heap (MiB) | Python blocks (k) | seconds |",
         "|---:|---:|---:|---:|---:|---:|",
         *[
@@ -124,6 +125,28 @@ def render_markdown(report: dict[str, Any]) -> str:
         "Regenerate with `make bench-memory`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _breakdown_lines(report: dict[str, Any]) -> list[str]:
+    """Which of the three grew from job 2 to the last job, from the measurements."""
+    rows = report["per_job"]
+    first, last = rows[min(1, len(rows) - 1)], rows[-1]
+    if "malloc_in_use_mb" not in first:
+        return []
+    in_use = last["malloc_in_use_mb"] - first["malloc_in_use_mb"]
+    free = last["malloc_free_mb"] - first["malloc_free_mb"]
+    blocks = last["python_blocks_k"] - first["python_blocks_k"]
+    kind = (
+        "live native allocations (library caches), not fragmentation or Python objects"
+        if in_use > max(free, 0) and in_use >= 0.5 * report["growth_mb"]
+        else "not mainly live allocations"
+    )
+    return [
+        f"From job 2 to job {last['job']}: malloc in use {in_use:+.0f} MiB, free in heap "
+        f"{free:+.0f} MiB, Python blocks {blocks:+.0f} k, RSS {report['growth_mb']:+.0f} MiB: the "
+        f"growth is {kind}.",
+        "",
+    ]
 
 
 def _comparison_lines(report: dict[str, Any]) -> list[str]:
@@ -160,6 +183,13 @@ def _attribution(growth: float, variant: dict[str, Any]) -> str:
         f"With `{variant['env']}` the growth from job 2 to job {len(variant['per_job'])} is "
         f"{variant['growth_mb']:+.0f} MiB instead of {growth:+.0f} MiB: that setting accounts for "
         f"{removed:+.0f} MiB ({share:.0%}) of it."
+        + (
+            " oneDNN keeps an LRU cache of at most `ONEDNN_PRIMITIVE_CACHE_CAPACITY` primitives (1024 by "
+            "default; one per new operator shape, and dynamic padding meets new sequence lengths for a "
+            "while), so this part is bounded and levels off as shapes repeat."
+            if variant["env"].startswith("ONEDNN_PRIMITIVE_CACHE_CAPACITY")
+            else ""
+        )
     )
 
 
