@@ -38,7 +38,7 @@ pytestmark = pytest.mark.slurm
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "scripts" / "slurm_cluster.sh"
-ITERATIONS, LONG_ITERATIONS = 5, 20
+ITERATIONS, LONG_ITERATIONS = 5, 26
 QUICK = [  # tests/test_sweeps.py's tiny runs, 5 iterations, one torch thread (as the SLURM jobs get)
     *(o for o in SWEEP_QUICK if not o.startswith("al.iterations=")),
     f"al.iterations={ITERATIONS}",
@@ -47,9 +47,9 @@ QUICK = [  # tests/test_sweeps.py's tiny runs, 5 iterations, one torch thread (a
 # seed varies slowest: jobs 1-2 (seed 0, both strategies) start together and race for one M0.
 GRID = ["seed=0,1,-1", "strategy=random,least_confidence"]
 ON_THIS_NODE = ["hydra.launcher.cpus_per_task=1"]
-# Long enough (about three minutes of work on an idle 2-core machine; the signal comes at most 110 s into an
+# Long enough (about 3.5 minutes of work on an idle 2-core machine; the signal comes at most 110 s into an
 # attempt) that SLURM's time limit interrupts it at least once.
-LONG = [*QUICK, "trainer.max_epochs=16", f"al.iterations={LONG_ITERATIONS}", "limit.train=400"]
+LONG = [*QUICK, "trainer.max_epochs=20", f"al.iterations={LONG_ITERATIONS}", "limit.train=400"]
 # SLURM sends the warning signal "up to 60 seconds earlier than specified" (its controller acts every ~30 s):
 # with a 1-minute limit it can land during Python's start-up, before submitit's handler exists, and kill
 # the job. A 2-minute limit with a 10 s delay signals 50-110 s into each attempt (60 s of slack); a run
