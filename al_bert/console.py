@@ -24,6 +24,8 @@ import torch
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from al_bert.tracking.store import write_json_atomic
+
 log = logging.getLogger("al_bert")
 
 TABLE_COLUMNS = (
@@ -200,11 +202,7 @@ JOB_STATUS = "job_status.json"
 
 def write_job_status(job_dir: Path, number: int, outcome: str, reason: str | None) -> None:
     """Leave a sweep job's outcome in its Hydra job directory (read by :class:`SweepCounter`)."""
-    job_dir.mkdir(parents=True, exist_ok=True)
-    tmp = job_dir / f".{JOB_STATUS}.tmp"
-    payload = {"job": number, "status": outcome, "reason": reason}
-    tmp.write_text(json.dumps(payload) + "\n", encoding="utf-8")
-    os.replace(tmp, job_dir / JOB_STATUS)
+    write_json_atomic(job_dir / JOB_STATUS, {"job": number, "status": outcome, "reason": reason})
 
 
 class SweepCounter(Callback):

@@ -169,11 +169,15 @@ def check_resume(
     if not recorded:
         return
     last = recorded[-1]
-    changed = [
-        f"{key} {last.get(key)} → {current.get(key)}"
-        for key in DECISIVE
-        if key in last and last.get(key) != current.get(key)
-    ]
+
+    def differences(keys: tuple[str, ...]) -> list[str]:
+        return [
+            f"{key} {last.get(key)} → {current.get(key)}"
+            for key in keys
+            if key in last and last.get(key) != current.get(key)
+        ]
+
+    changed = differences(DECISIVE)
     if changed and not allow_change:
         raise EnvironmentChangedError(
             f"run {run} was computed with {', '.join(changed)}; resuming would mix both in one run. "
@@ -185,10 +189,6 @@ def check_resume(
         log.warning(
             "run %s resumes with %s (allow_environment_change=true)", run, ", ".join(changed)
         )
-    drift = [
-        f"{key} {last.get(key)} → {current.get(key)}"
-        for key in INFORMATIVE
-        if key in last and last.get(key) != current.get(key)
-    ]
+    drift = differences(INFORMATIVE)
     if drift:
         log.warning("run %s resumes with %s", run, ", ".join(drift))

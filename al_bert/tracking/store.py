@@ -196,7 +196,7 @@ class ResultsStore:
         """Record the environment of this launch, which computes iterations from the next missing one."""
         entry = {"from_iteration": len(self.records()), **environment, **extra}
         current = self.status() or {}
-        current["environments"] = [*self.environments(), entry]
+        current["environments"] = [*(current.get("environments") or []), entry]
         # Launches that were SLURM requeues of a job (SLURM_RESTART_COUNT > 0): time limit, preemption,
         # `scontrol requeue`.
         current["requeues"] = sum(
