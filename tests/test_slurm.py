@@ -38,10 +38,14 @@ pytestmark = pytest.mark.slurm
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "scripts" / "slurm_cluster.sh"
-ITERATIONS, LONG_ITERATIONS = 5, 26
-QUICK = [  # tests/test_sweeps.py's tiny runs, 5 iterations, one torch thread (as the SLURM jobs get)
-    *(o for o in SWEEP_QUICK if not o.startswith("al.iterations=")),
+ITERATIONS, LONG_ITERATIONS = 8, 26
+# tests/test_sweeps.py's tiny runs with one torch thread (as the SLURM jobs get), long enough (8 iterations
+# of 3 epochs, a few seconds each) that a run requeued after its first iteration is still mid-run when
+# SLURM's SIGKILL follows its SIGTERM (KillWait, 5 s): shorter runs could finish in between.
+QUICK = [
+    *(o for o in SWEEP_QUICK if not o.startswith(("al.iterations=", "trainer.max_epochs="))),
     f"al.iterations={ITERATIONS}",
+    "trainer.max_epochs=3",
     "threads=1",
 ]
 # seed varies slowest: jobs 1-2 (seed 0, both strategies) start together and race for one M0.
