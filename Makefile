@@ -4,7 +4,7 @@ SCALE ?= smoke
 export AL_BERT_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test-latest test test-slow test-slurm lint format run table-datasets bench-select bench-sweep bench-memory bench-soak bench-peers gpu-bundle gpu-bundle-check gpu-check tables clean reproduce \
+.PHONY: help install lock test-latest test test-slow test-slurm lint format run table-datasets bench-select bench-sweep bench-memory bench-train bench-soak bench-peers gpu-bundle gpu-bundle-check gpu-check tables clean reproduce \
 	figure-ein-dor-1 figure-ein-dor-2 table-ein-dor-2 table-ein-dor-3 table-fairstein-2 \
 	table-fairstein-3 table-fairstein-4 table-fairstein-5 table-fairstein-6 table-fairstein-11
 
@@ -66,6 +66,9 @@ bench-select:  ## benchmarks/select.{md,json}: selection cost per strategy vs on
 
 bench-memory:  ## benchmarks/memory.{md,json}: resident memory after each of 20 in-process jobs, and with oneDNN's cache off
 	$(PYTHON) scripts/bench_memory.py --out benchmarks --compare-env ONEDNN_PRIMITIVE_CACHE_CAPACITY=0
+
+bench-train:  ## benchmarks/train.{md,json}: a fine-tuning step's forward+backward / optimiser / other, al-bert vs bare PyTorch, per trainer
+	$(PYTHON) scripts/bench_train.py --out benchmarks
 
 bench-sweep:  ## benchmarks/sweep.{md,json}: shared iteration 0 vs independent runs, phases, 67k pool
 	$(PYTHON) scripts/bench_sweep.py --out benchmarks

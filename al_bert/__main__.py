@@ -16,9 +16,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from al_bert.app import main_entry
+from al_bert.config_groups import composition_errors
 from al_bert.console import say
 from al_bert.errors import ConfigError
-from al_bert.settings import composition_errors
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
 

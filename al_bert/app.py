@@ -13,24 +13,19 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from al_bert.console import (
-    RunConsole,
-    configure_threads,
-    format_table,
-    quiet_frameworks,
-    say,
-    write_job_status,
-)
+from al_bert.config_groups import check_settings, instantiate_group
+from al_bert.console import RunConsole, format_table, quiet_frameworks, say
 from al_bert.data.fetch import FetchSettings
+from al_bert.devices import configure_threads
 from al_bert.errors import AlBertError, ConfigError, RunBusyError, RunFailure, one_line
 from al_bert.learner import Learner
 from al_bert.loop import ActiveLearningLoop, ALConfig
 from al_bert.model.backbones import BackboneConfig
-from al_bert.model.learner import EncoderLearner
+from al_bert.model.encoder_learner import EncoderLearner
 from al_bert.model.training import TrainingConfig
 from al_bert.seeding.builders import SeedBuilder, check_scenario
-from al_bert.settings import check_settings, instantiate_group
 from al_bert.strategies.base import Strategy
+from al_bert.sweep_counter import write_job_status
 from al_bert.tracking.environment import check_resume, describe_environment, numerics_tag
 from al_bert.tracking.iteration0 import Iteration0Cache, SharedIteration0
 from al_bert.tracking.runkey import data_digests, results_dir, run_columns, run_key

@@ -3,28 +3,20 @@
 Framework chatter (Lightning's banners and tips, transformers' load reports and bars, faiss' loader) is
 silenced at its source unless ``verbose=true``. On a terminal, :class:`RunConsole` shows one live line
 per run (iteration i/T, phase, elapsed, ETA; drawn by rich); when stdout is not a terminal (CI, SLURM
-logs) it prints plain lines only. :class:`SweepCounter` (a Hydra callback) keeps the count of a multirun.
+logs) it prints plain lines only; :func:`say` writes every line whole, whatever else writes to the stream.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
 import select
 import sys
 import time
 import warnings
-from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
-import torch
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
-
-from al_bert.tracking.store import write_json_atomic
 
 log = logging.getLogger("al_bert")
 
@@ -85,19 +77,6 @@ def quiet_frameworks() -> None:
     hf_logging.disable_progress_bar()
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-
-
-def configure_threads(threads: int, deterministic: bool) -> None:
-    """Torch threads per job so parallel jobs do not oversubscribe the CPU: ``threads`` when > 0, else
-    the CPUs SLURM gave the job (``SLURM_CPUS_PER_TASK``; without cgroups torch would see every core
-    of the node), else torch's default."""
-    if threads <= 0 and os.environ.get("SLURM_CPUS_PER_TASK", "").isdigit():
-        threads = int(os.environ["SLURM_CPUS_PER_TASK"])
-    if threads > 0:
-        torch.set_num_threads(threads)
-    log.debug("torch threads per job: %d", torch.get_num_threads())
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def format_table(records: list[dict[str, Any]]) -> str:
@@ -195,78 +174,3 @@ class RunConsole:
         if self._status is not None:
             self._status.stop()
             self._status = None
-
-
-JOB_STATUS = "job_status.json"
-
-
-def write_job_status(job_dir: Path, number: int, outcome: str, reason: str | None) -> None:
-    """Leave a sweep job's outcome in its Hydra job directory (read by :class:`SweepCounter`)."""
-    write_json_atomic(job_dir / JOB_STATUS, {"job": number, "status": outcome, "reason": reason})
-
-
-class SweepCounter(Callback):
-    """Hydra callback: a running count of a multirun's jobs (finished / skipped / failed of N, and
-    busy: held by another live process, once there is one).
-
-    The task function returns its run's status (``finished``, ``skipped``, ``busy`` or ``failed``);
-    N is the product of the comma-separated sweep overrides (the basic sweeper's grid). Under a
-    launcher that runs jobs in other processes (joblib workers, SLURM jobs on other hosts) each job
-    holds its own copy of this callback, so there a job prints its own number and status instead of a
-    count it cannot know, and when the sweep ends the launching process counts the outcomes the jobs
-    left in their directories (``job_status.json``) and names every job that failed, with its reason.
-    """
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.sweep_pid = 0
-        self.counts: dict[str, int] = {"finished": 0, "skipped": 0, "busy": 0, "failed": 0}
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self.counts = dict.fromkeys(self.counts, 0)
-        self.total = grid_size(list(config.hydra.overrides.task))
-        self.sweep_pid = os.getpid()
-
-    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
-        if not self.total:
-            return
-        status = getattr(job_return, "_return_value", None)
-        if status not in self.counts:
-            status = "failed"
-        if os.getpid() != self.sweep_pid:
-            say(f"[job {int(config.hydra.job.num) + 1}/{self.total}] {status}")
-            return
-        self.counts[status] += 1
-        say(f"[{sum(self.counts.values())}/{self.total}] {self._summary()}")
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if not self.total or any(self.counts.values()):
-            return  # the jobs ran in this process and were counted as they ended
-        outcomes: dict[int, dict[str, Any]] = {}
-        for path in Path(str(config.hydra.sweep.dir)).rglob(JOB_STATUS):
-            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                outcome = json.loads(path.read_text(encoding="utf-8"))
-                outcomes[int(outcome["job"])] = outcome
-        failures: list[str] = []
-        missing = {"status": "failed", "reason": "it left no outcome (killed, or never ran)"}
-        for number in range(self.total):
-            outcome = outcomes.get(number, missing)
-            status = str(outcome.get("status"))
-            status = status if status in self.counts else "failed"
-            self.counts[status] += 1
-            if status == "failed":
-                failures.append(f"  job {number + 1}: {outcome.get('reason')}")
-        say("\n".join([f"[{sum(self.counts.values())}/{self.total}] {self._summary()}", *failures]))
-
-    def _summary(self) -> str:
-        return " · ".join(f"{n} {k}" for k, n in self.counts.items() if n or k != "busy")
-
-
-def grid_size(overrides: list[str]) -> int:
-    """How many jobs the basic sweeper launches for these overrides (``key=a,b`` multiplies by 2)."""
-    total = 1
-    for override in overrides:
-        _, _, value = override.partition("=")
-        if value and "," in value and not value.startswith(("[", "{", "'", '"')):
-            total *= len(value.split(","))
-    return total

@@ -1,14 +1,18 @@
-"""What the compute device can do (a leaf: model, strategies and the index all ask it)."""
+"""What the compute device can do, and how many threads a job gives torch (a leaf: model, strategies
+and the index all ask it)."""
 
 from __future__ import annotations
 
 import ctypes
 import functools
 import gc
+import logging
 import os
 import sys
 
 import torch
+
+log = logging.getLogger(__name__)
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -51,3 +55,16 @@ def rss_mb() -> float:
     with open("/proc/self/statm") as handle:
         pages = int(handle.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def configure_threads(threads: int, deterministic: bool) -> None:
+    """Torch threads per job so parallel jobs do not oversubscribe the CPU: ``threads`` when > 0, else
+    the CPUs SLURM gave the job (``SLURM_CPUS_PER_TASK``; without cgroups torch would see every core
+    of the node), else torch's default."""
+    if threads <= 0 and os.environ.get("SLURM_CPUS_PER_TASK", "").isdigit():
+        threads = int(os.environ["SLURM_CPUS_PER_TASK"])
+    if threads > 0:
+        torch.set_num_threads(threads)
+    log.debug("torch threads per job: %d", torch.get_num_threads())
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)

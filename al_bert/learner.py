@@ -2,7 +2,7 @@
 
 A learner holds at most one fine-tuned model, M_t. The loop asks it to fit M_t on the labelled set L_t
 (always from the pretrained weights, never from M_{t-1}), to run the one pool inference an iteration needs,
-and for its class probabilities on the test split. :class:`al_bert.model.learner.EncoderLearner` implements
+and for its class probabilities on the test split. :class:`al_bert.model.encoder_learner.EncoderLearner` implements
 it for Hugging Face encoders; :class:`al_bert.tracking.iteration0.SharedIteration0` wraps any
 :class:`CheckpointLearner` so that runs differing only in strategy or weighting train M0 once.
 """

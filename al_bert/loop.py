@@ -117,6 +117,30 @@ class LabelledSet:
         )
 
 
+def initial_set(
+    task: Task, seed_builder: SeedBuilder, oracle: Oracle, seed: int, scenario: str
+) -> InitialSet:
+    """L0 of a run: the seed builder's draw from the generator of (seed, iteration 0)."""
+    initial = seed_builder.build(task, oracle, derived_rng(seed, 0, 0))
+    require_both_classes(initial, task, scenario)
+    return initial
+
+
+def replay_labelled(
+    initial: InitialSet, records: Sequence[dict[str, Any]], ids: np.ndarray, oracle: Oracle
+) -> LabelledSet:
+    """L after the recorded iterations, from the records alone (``results.jsonl``, the source of
+    truth): L0 and every recorded batch (``selected_ids``, the train split's ``id``) labelled again."""
+    labelled = LabelledSet.from_initial(initial)
+    position = {str(row_id): i for i, row_id in enumerate(ids)}
+    for record in records:
+        if int(record["iteration"]) == 0:
+            continue
+        rows = np.asarray([position[str(i)] for i in record["selected_ids"]], dtype=np.int64)
+        labelled.add(rows, oracle.label(rows), int(record["iteration"]))
+    return labelled
+
+
 class ActiveLearningLoop:
     """Runs one AL experiment and appends one record per iteration to the results store."""
 
@@ -219,25 +243,14 @@ class ActiveLearningLoop:
             self.progress.phase(iteration, name)
 
     def _initial_set(self) -> InitialSet:
-        initial = self.seed_builder.build(self.task, self.oracle, derived_rng(self.seed, 0, 0))
-        require_both_classes(initial, self.task, self.scenario)
-        return initial
+        return initial_set(self.task, self.seed_builder, self.oracle, self.seed, self.scenario)
 
     def _rebuild_labelled(self, records: list[dict[str, Any]]) -> LabelledSet:
-        """L after the recorded iterations, from ``results.jsonl`` alone (the source of truth): the
-        initial set is rebuilt deterministically and every recorded batch is labelled again."""
         log.warning(
             "%s has results but no readable state.json: rebuilding L from the results",
             self.store.run_dir,
         )
-        labelled = LabelledSet.from_initial(self._initial_set())
-        position = {row_id: i for i, row_id in enumerate(self.ids)}
-        for record in records:
-            if int(record["iteration"]) == 0:
-                continue
-            rows = np.asarray([position[str(i)] for i in record["selected_ids"]], dtype=np.int64)
-            labelled.add(rows, self.oracle.label(rows), int(record["iteration"]))
-        return labelled
+        return replay_labelled(self._initial_set(), records, self.ids, self.oracle)
 
     def _fit(self, labelled: LabelledSet, iteration: int) -> tuple[bool, float]:
         """Fit M_iteration on L (nothing to fit on an empty L: cold start); (has a model, seconds)."""

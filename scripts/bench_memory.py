@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import gc
 import json
 import os
 import platform
@@ -74,6 +75,30 @@ def heap_mb() -> dict[str, float]:
     return out
 
 
+def live_arrays_mb() -> dict[str, float]:
+    """Bytes held by NumPy arrays and CPU tensors that Python still reaches (``gc.get_objects``), each
+    buffer counted once: if these stay flat, the growth is inside libraries, not data al-bert keeps."""
+    import numpy as np
+
+    seen: set[int] = set()
+    arrays = tensors = 0.0
+    for obj in gc.get_objects():
+        if isinstance(obj, np.ndarray) and obj.base is None and id(obj) not in seen:
+            seen.add(id(obj))
+            arrays += obj.nbytes
+        elif type(obj) is torch.Tensor or (
+            type(obj) is torch.nn.Parameter and obj.device.type == "cpu" and not obj.is_meta
+        ):
+            try:
+                storage = obj.untyped_storage()
+            except (RuntimeError, NotImplementedError):
+                continue
+            if storage.data_ptr() not in seen:
+                seen.add(storage.data_ptr())
+                tensors += storage.nbytes()
+    return {"numpy_mb": arrays / 2**20, "tensors_mb": tensors / 2**20}
+
+
 def run(jobs: int, root: Path, overrides: list[str] | None = None) -> list[dict[str, Any]]:
     rows = []
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -86,6 +111,7 @@ def run(jobs: int, root: Path, overrides: list[str] | None = None) -> list[dict[
             run_experiment(cfg)
             row = {"job": job + 1, "seconds": time.perf_counter() - started, "rss_mb": rss_mb()}
             row.update(heap_mb())
+            row.update(live_arrays_mb())
             if torch.cuda.is_available():
                 row["cuda_allocated_mb"] = torch.cuda.memory_allocated() / 2**20
             rows.append(row)
@@ -112,12 +138,14 @@ def render_markdown(report: dict[str, Any]) -> str:
         "(fragmentation, returned by `malloc_trim` only from the top of each arena).",
         "",
         *_breakdown_lines(report),
-        "| job | RSS (MiB) | malloc in use (MiB) | free in heap (MiB) | Python blocks (k) | seconds |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| job | RSS (MiB) | malloc in use (MiB) | free in heap (MiB) | Python blocks (k) | "
+        "NumPy arrays (MiB) | CPU tensors (MiB) | seconds |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
         *[
             f"| {r['job']} | {r['rss_mb']:.0f} | {r.get('malloc_in_use_mb', float('nan')):.0f} | "
             f"{r.get('malloc_free_mb', float('nan')):.0f} | "
-            f"{r.get('python_blocks_k', float('nan')):.0f} | {r['seconds']:.0f} |"
+            f"{r.get('python_blocks_k', float('nan')):.0f} | {r.get('numpy_mb', float('nan')):.0f} | "
+            f"{r.get('tensors_mb', float('nan')):.0f} | {r['seconds']:.0f} |"
             for r in report["per_job"]
         ],
         "",
@@ -195,13 +223,13 @@ def _attribution(growth: float, variant: dict[str, Any]) -> str:
 
 def compare_env(assignment: str, jobs: int, overrides: list[str]) -> dict[str, Any]:
     """Run the same jobs in a child process with ``NAME=VALUE`` set before torch loads (e.g. oneDNN's
-    ``ONEDNN_PRIMITIVE_CACHE_CAPACITY``, read once at start-up); its report."""
-    name, _, value = assignment.partition("=")
+    ``ONEDNN_PRIMITIVE_CACHE_CAPACITY``, read once at start-up; several as ``A=1,B=2``); its report."""
+    settings = dict(part.split("=", 1) for part in assignment.split(","))
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, __file__, "--out", tmp, "--jobs", str(jobs)]
         if overrides:
             command += ["--override", *overrides]
-        subprocess.run(command, env={**os.environ, name: value}, check=True)
+        subprocess.run(command, env={**os.environ, **settings}, check=True)
         child: dict[str, Any] = json.loads((Path(tmp) / "memory.json").read_text())
     return {"env": assignment, "growth_mb": child["growth_mb"], "per_job": child["per_job"]}
 

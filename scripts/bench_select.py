@@ -33,13 +33,13 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from al_bert.data.catalog import build_task
 from al_bert.data.datamodule import ALDataModule
 from al_bert.data.fetch import FetchSettings
-from al_bert.data.tasks import build_task
 from al_bert.devices import bf16_supported, rss_mb
 from al_bert.model.backbones import BackboneConfig
+from al_bert.model.encoder_learner import build_datamodule
 from al_bert.model.inference import pool_outputs
-from al_bert.model.learner import build_datamodule
 from al_bert.model.module import ALClassifier
 from al_bert.model.training import TrainingConfig, fit_model
 from al_bert.outputs import InferenceRequest, Need, PoolOutputs

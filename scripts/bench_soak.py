@@ -34,6 +34,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from al_bert.grid import sweep_size
+
 REPO = Path(__file__).resolve().parents[1]
 RUN = [
     "model=tiny",
@@ -59,13 +61,6 @@ SHORT_GRID = ["strategy=random,least_confidence", "weighting=uniform,invprop", "
 LAUNCHER = ["+launcher=joblib", "hydra.launcher.n_jobs=2", "threads=1"]
 WARM_UP = 0.25  # the first quarter of a worker's life is its warm-up
 RSS_TARGET_MB = 100.0
-
-
-def grid_size(grid: list[str]) -> int:
-    size = 1
-    for override in grid:
-        size *= len(override.split("=", 1)[1].split(","))
-    return size
 
 
 def _children(pid: int) -> list[int]:
@@ -228,7 +223,7 @@ def soak(grid: list[str], kills: int, root: Path, seed: int = 0) -> dict[str, An
         )
     soaked = Sweep(root / "soak", grid)
     launches, kills_done, started = 0, 0, time.perf_counter()
-    per_run = reference_seconds / max(1, grid_size(grid)) * 2  # a run's wall time at 2 workers
+    per_run = reference_seconds / max(1, sweep_size(grid)) * 2  # a run's wall time at 2 workers
     while True:
         launches += 1
         kill_after = rng.uniform(0.5, 4 * per_run) if kills_done < kills else None
@@ -258,14 +253,15 @@ def soak(grid: list[str], kills: int, root: Path, seed: int = 0) -> dict[str, An
     memory = worker_memory(reference.rss)
     report = {
         "grid": grid,
-        "runs": grid_size(grid),
+        "runs": sweep_size(grid),
         "run": RUN,
         "workers": 2,
         "kills": kills_done,
         "launches": launches,
         "reference_runs": len(ref_runs),
         "soak_runs": len(soak_runs),
-        "every_run_finished_exactly_once": len(soak_runs) == grid_size(grid) and all(finished_once),
+        "every_run_finished_exactly_once": len(soak_runs) == sweep_size(grid)
+        and all(finished_once),
         "records_identical_to_reference": set(soak_runs) == set(ref_runs) and all(identical),
         "temporary_files_left": temporaries,
         "locks_held": held_locks(root),

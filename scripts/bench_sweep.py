@@ -121,11 +121,11 @@ def sst2_pool_pass(limit: int | None, model: str) -> dict[str, Any]:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
+    from al_bert.data.catalog import build_task
     from al_bert.data.fetch import FetchSettings
-    from al_bert.data.tasks import build_task
     from al_bert.model.backbones import BackboneConfig
+    from al_bert.model.encoder_learner import build_datamodule
     from al_bert.model.inference import predict_rows
-    from al_bert.model.learner import build_datamodule
     from al_bert.model.module import ALClassifier
     from al_bert.outputs import PoolOutputs
     from al_bert.strategies.least_confidence import LeastConfidence

@@ -4,8 +4,8 @@
 #   bash scripts/gpu_check.sh [--out DIR]     install .whl/ offline into a temporary --target (the image's CUDA
 #                                             torch stays), then: preflight imports, index back-ends (torch on
 #                                             CUDA vs CPU; FAISS where installed), one short experiment
-#                                             (logger=none), bench-select, bench-train (when scripts/bench_train.py
-#                                             exists) and a short bench-sweep. Results: DIR (default
+#                                             (logger=none), bench-select, bench-train (iterations
+#                                             0-2 of each trainer) and a short bench-sweep. Results: DIR (default
 #                                             benchmarks/gpu; on a lent machine "$OUT"), at most 8 files.
 #   bash scripts/gpu_check.sh --dry-run [--smoke] [--out DIR]
 #                                             print the steps; install .whl/ exactly as on the device (when it
@@ -81,12 +81,8 @@ keep_run() {  # the experiment's records come back as experiment.jsonl; its run.
   cp "$run/results.jsonl" "$1/experiment.jsonl"
 }
 
-bench_train() {  # ---- bench-train: runs scripts/bench_train.py once it exists; 1 result file (8 at most in all)
-  if [[ ! -f scripts/bench_train.py ]]; then
-    echo "scripts/bench_train.py does not exist yet: skipped"
-    return 0
-  fi
-  "$PY" scripts/bench_train.py --out "$1"
+bench_train() {  # ---- bench-train: iterations 0-2 of each trainer's run; 1 result file (8 at most in all)
+  "$PY" scripts/bench_train.py --out "$1" --suffix _gpu --iterations 2 && rm -f "$1/train_gpu.md"
 }
 
 # name|seconds at most|command: run by bash -c (so $WORK stays as written in the plan); @OUT@ is the results folder.

@@ -36,8 +36,8 @@ from al_bert.app import build_components
 from al_bert.data.task import Task
 from al_bert.loop import derived_rng
 from al_bert.metrics.classification import classification_metrics
+from al_bert.model.encoder_learner import build_datamodule
 from al_bert.model.inference import predict_rows
-from al_bert.model.learner import build_datamodule
 from al_bert.model.training import fit_model
 from al_bert.oracle import Oracle
 

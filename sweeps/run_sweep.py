@@ -14,7 +14,6 @@ are computed from the composed configs, ``outputs/sweeps/<sweep>-<target>-<scale
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from al_bert.grid import block_runs, block_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEPS = Path(__file__).resolve().parent
@@ -39,24 +40,7 @@ def load_blocks(sweep: str, scale: str, target: str | None) -> list[dict[str, An
     return blocks
 
 
-def value_text(value: Any) -> str:
-    return (
-        "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-    )
-
-
-def expand(block: dict[str, Any]) -> list[list[str]]:
-    """Every run of a block as a list of overrides (the cartesian product Hydra would launch)."""
-    fixed = [str(o) for o in block.get("fixed", [])]
-    grid = block.get("grid", {})
-    keys = list(grid)
-    combos = itertools.product(*[[value_text(v) for v in grid[k]] for k in keys])
-    return [fixed + [f"{k}={v}" for k, v in zip(keys, combo)] for combo in combos]
-
-
 def multirun_command(block: dict[str, Any], extra: list[str]) -> list[str]:
-    grid = block.get("grid", {})
-    sweep = [f"{k}={','.join(value_text(v) for v in values)}" for k, values in grid.items()]
     return [
         sys.executable,
         "-m",
@@ -64,7 +48,7 @@ def multirun_command(block: dict[str, Any], extra: list[str]) -> list[str]:
         "-m",
         *map(str, block.get("fixed", [])),
         *extra,
-        *sweep,
+        *block_sweep(block),
     ]
 
 
@@ -98,14 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--no-run", action="store_true", help="only analyse the finished runs")
     parser.add_argument("--wandb", action="store_true", help="log the tables to W&B")
-    parser.add_argument("--skip-analysis", action="store_true", help="run the grid, analyse nothing")
+    parser.add_argument(
+        "--skip-analysis", action="store_true", help="run the grid, analyse nothing"
+    )
     args = parser.parse_args(argv)
 
     blocks = load_blocks(args.sweep, args.scale, args.target)
     started = time.perf_counter()
     all_dirs: list[Path] = []
     for block in blocks:
-        runs = [overrides + args.override for overrides in expand(block)]
+        runs = [overrides + args.override for overrides in block_runs(block)]
         dirs = run_dirs(runs)
         all_dirs += dirs
         todo = [d for d in dirs if status(d) != "finished"]

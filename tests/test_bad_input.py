@@ -7,7 +7,7 @@ the number of cases it ran".
 
 Each case is 1–3 overrides from distinct groups (plus the overrides a key needs, e.g. ``weighting=invprop``
 for ``weighting.bins``). It is composed as the CLI composes it: Hydra's composition errors (unknown group
-option or key, an override it cannot parse) are taken through :func:`~al_bert.settings.composition_errors`,
+option or key, an override it cannot parse) are taken through :func:`~al_bert.config_groups.composition_errors`,
 as ``al_bert.__main__.check_overrides`` takes them before Hydra starts (the CLI prints that one-line
 ``ConfigError`` and exits 2, where Hydra alone prints a dozen lines). It is then taken through what the app
 does before it reads data: :func:`~al_bert.app.build_components`, :func:`~al_bert.app.launch_environment`
@@ -40,9 +40,9 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from al_bert.app import build_components, launch_environment
+from al_bert.config_groups import composition_errors, instantiate_group
 from al_bert.data.fetch import FetchSettings
 from al_bert.errors import AlBertError, one_line
-from al_bert.settings import composition_errors, instantiate_group
 from tests.conftest import CONF, compose_config
 
 MAX_EXAMPLES = 200
@@ -384,7 +384,7 @@ def _refuse(*_args: Any, **_kwargs: Any) -> Any:
 @contextlib.contextmanager
 def no_data(*, user_files: bool) -> Iterator[None]:
     """Built-in datasets' files (and, unless ``user_files``, custom files) raise :class:`DataRead`."""
-    targets = ["fetch.resolve", "readers.resolve", "tasks.resolve", "tasks.read_source"]
+    targets = ["fetch.resolve", "readers.resolve", "catalog.resolve", "catalog.read_source"]
     with pytest.MonkeyPatch.context() as patch:
         for target in targets + ([] if user_files else ["custom._read_table"]):
             patch.setattr(f"al_bert.data.{target}", _refuse)

@@ -334,7 +334,7 @@ def test_alps_pool_surprisal_follows_the_run_seed(tmp_path) -> None:
     """Two runs with different seeds draw different token samples; the same seed gets the same
     embeddings, from the per-(pool, seed) cache or recomputed."""
     from al_bert.model.backbones import BackboneConfig
-    from al_bert.model.learner import EncoderLearner
+    from al_bert.model.encoder_learner import EncoderLearner
     from al_bert.model.training import TrainingConfig
     from tests.conftest import synthetic_task
 

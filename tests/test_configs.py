@@ -9,6 +9,8 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from al_bert.grid import block_runs
+from al_bert.model.backbones import BackboneConfig
 from al_bert.model.training import TrainingConfig
 from al_bert.strategies.base import Strategy
 from al_bert.weighting.base import Weighting
@@ -99,14 +101,13 @@ def test_paper_trainers_match_the_papers():
 
 
 def test_ein_dor_optimiser_groups_decay_and_head_rate():
-    from al_bert.model.backbones import BackboneConfig
     from al_bert.model.module import ALClassifier
 
     trainer = instantiate(composed(["trainer=ein_dor"]).trainer)
     backbone = BackboneConfig(name_or_path="tiny-random-bert", head_lr=1e-2)
     module = ALClassifier(backbone, trainer.optim(backbone), total_steps=100)
     optimizer = module.configure_optimizers()["optimizer"]
-    assert optimizer.defaults["eps"] == 1e-6
+    assert optimizer.defaults["eps"] == 1e-6 and optimizer.defaults["fused"]
     names = {id(p): n for n, p in module.named_parameters()}
     for group in optimizer.param_groups:
         group_names = [names[id(p)] for p in group["params"]]
@@ -141,6 +142,19 @@ def test_run_key_ignores_where_the_data_is_read_from():
     assert run_key(composed(["dataset.positive_class=HUM"])) != run_key(here)
 
 
+def test_fused_adamw_enters_the_key_only_when_it_differs_from_earlier_runs():
+    """Runs made before ``trainer.fused_adamw`` existed used the per-tensor loop: ``false`` keeps their
+    keys, the fused default (rounded differently) gets keys of its own, M0 cache included."""
+    from al_bert.tracking.runkey import ITERATION0_KEYS, identity, run_key, sub_key
+
+    fused, loop = composed([]), composed(["trainer.fused_adamw=false"])
+    earlier = identity(loop)  # what a run.json written before the setting holds
+    assert fused.trainer.fused_adamw is True and "fused_adamw" not in earlier["trainer"]
+    assert run_key(earlier) == run_key(loop) != run_key(fused)
+    assert sub_key(loop, ITERATION0_KEYS) != sub_key(fused, ITERATION0_KEYS)
+    assert instantiate(fused.trainer).optim(BackboneConfig()).fused
+
+
 def test_committed_reproduction_runs_keep_their_keys():
     """Every committed reproduction run is a run of the grid as composed today (same key), and the
     config in its run.json (older ones name the data mirror inside the dataset node) maps to the same
@@ -155,7 +169,7 @@ def test_committed_reproduction_runs_keep_their_keys():
     run_sweep = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(run_sweep)
     blocks = run_sweep.load_blocks("reproduce", "cpu", None)
-    grid = {d.name for b in blocks for d in run_sweep.run_dirs(run_sweep.expand(b))}
+    grid = {d.name for b in blocks for d in run_sweep.run_dirs(block_runs(b))}
     committed = sorted((REPO / "reproduction" / "runs").glob("*/run.json"))
     assert committed, "the committed reproduction runs are missing"
     for path in committed:

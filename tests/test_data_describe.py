@@ -10,10 +10,10 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from al_bert.data.catalog import TASKS
 from al_bert.data.describe import main
 from al_bert.data.fetch import FetchSettings
 from al_bert.data.task import Task
-from al_bert.data.tasks import TASKS
 
 
 def _mirror() -> Path:

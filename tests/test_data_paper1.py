@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from al_bert.data.catalog import build_task
 from al_bert.data.fetch import DataUnavailableError, FetchSettings
 from al_bert.data.queries import make_query, query_scores
 from al_bert.data.task import SPLIT_COLUMNS, Task
-from al_bert.data.tasks import build_task
 
 
 def _mirror() -> Path:

@@ -11,11 +11,11 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from al_bert.data.catalog import build_task
 from al_bert.data.fetch import FetchSettings
 from al_bert.data.imbalance import PAPER2_RATIOS, subsample_to_ratio
 from al_bert.data.splits import seeded_split_indices
 from al_bert.data.task import Task
-from al_bert.data.tasks import build_task
 
 
 def _mirror() -> Path:

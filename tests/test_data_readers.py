@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from al_bert.data import readers
+from al_bert.data.catalog import build_task
 from al_bert.data.fetch import FetchSettings
-from al_bert.data.tasks import build_task
 
 
 def _mirror() -> Path:

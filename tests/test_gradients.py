@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from al_bert.model.backbones import BackboneConfig
+from al_bert.model.encoder_learner import build_datamodule
 from al_bert.model.gradients import expected_gradient_lengths, margin_grad_norms
-from al_bert.model.learner import build_datamodule
 from al_bert.model.module import ALClassifier, OptimConfig
 from al_bert.model.training import TrainingConfig
 from al_bert.strategies.egl import last_layer_egl

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from al_bert.grid import sweep_size
 from tests.conftest import load_script
 
 
@@ -12,9 +13,7 @@ def test_a_killed_sweep_relaunched_ends_like_an_undisturbed_one(tmp_path: Path) 
     bench = load_script("bench_soak")
     report = bench.soak(bench.SHORT_GRID, kills=1, root=tmp_path)
     assert report["kills"] == 1 and report["launches"] >= 2
-    assert (
-        report["soak_runs"] == report["reference_runs"] == bench.grid_size(bench.SHORT_GRID) == 12
-    )
+    assert report["soak_runs"] == report["reference_runs"] == sweep_size(bench.SHORT_GRID) == 12
     assert report["every_run_finished_exactly_once"]
     assert report["records_identical_to_reference"]
     assert report["temporary_files_left"] == []

@@ -22,7 +22,7 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-import al_bert.model.learner
+import al_bert.model.encoder_learner
 from al_bert.app import run_experiment
 from al_bert.errors import RunFailure
 from tests.conftest import compose_config
@@ -303,7 +303,7 @@ def test_out_of_memory_keeps_finished_iterations_and_hints(
     finished_sweep: tuple[Path, Path, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Iteration 1 runs out of memory: the run fails with the hint, iteration 0's record stays."""
-    real_fit = al_bert.model.learner.fit_model
+    real_fit = al_bert.model.encoder_learner.fit_model
 
     def fit_then_oom(*args: Any) -> Any:
         fit_seed = args[-1]
@@ -311,7 +311,7 @@ def test_out_of_memory_keeps_finished_iterations_and_hints(
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real_fit(*args)
 
-    monkeypatch.setattr(al_bert.model.learner, "fit_model", fit_then_oom)
+    monkeypatch.setattr(al_bert.model.encoder_learner, "fit_model", fit_then_oom)
     root = finished_sweep[0]
     before = set(runs(root))
     with pytest.raises(RunFailure, match=re.escape("out of memory: lower trainer.batch_size")):
@@ -327,7 +327,7 @@ def test_failed_run_is_retried_and_finishes_on_rerun(
     finished_sweep: tuple[Path, Path, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After an OOM at iteration 2 a re-run (with the memory back) resumes and finishes."""
-    real_fit = al_bert.model.learner.fit_model
+    real_fit = al_bert.model.encoder_learner.fit_model
     calls: list[int] = []
 
     def fit_once_oom(*args: Any) -> Any:
@@ -336,7 +336,7 @@ def test_failed_run_is_retried_and_finishes_on_rerun(
             raise torch.OutOfMemoryError("CUDA out of memory")
         return real_fit(*args)
 
-    monkeypatch.setattr(al_bert.model.learner, "fit_model", fit_once_oom)
+    monkeypatch.setattr(al_bert.model.encoder_learner, "fit_model", fit_once_oom)
     root = finished_sweep[0]
     cfg = compose_in(root, ["seed=8"])
     before = set(runs(root))

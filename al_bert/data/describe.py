@@ -21,10 +21,10 @@ from typing import Any
 
 import pandas as pd
 
+from al_bert.data.catalog import TASKS
 from al_bert.data.fetch import DataUnavailableError, FetchSettings
 from al_bert.data.queries import query_scores
 from al_bert.data.task import Task
-from al_bert.data.tasks import TASKS
 
 __all__ = [
     "COLUMNS",
@@ -140,7 +140,7 @@ def describe_configs(
         # installed without the repository's conf/: registry defaults, no queries
         log.warning("no dataset configs in %s; describing the registry defaults", conf)
         configs = {
-            n: OmegaConf.create({"_target_": "al_bert.data.tasks.build_task", "name": n})
+            n: OmegaConf.create({"_target_": "al_bert.data.catalog.build_task", "name": n})
             for n in TASKS
         }
     order = {n: i for i, n in enumerate(TASKS)}

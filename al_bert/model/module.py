@@ -32,6 +32,8 @@ class OptimConfig:
     adam_epsilon: float = 1e-8
     head_lr: float | None = None
     """Learning rate of the classification layer (None: ``lr``)."""
+    fused: bool = False
+    """torch's fused AdamW (one kernel over all parameters) instead of its per-tensor loop."""
 
 
 class SequenceClassifier(nn.Module):
@@ -123,7 +125,13 @@ class ALClassifier(L.LightningModule):
             }
             for (is_head, decayed), group in groups.items()
         ]
-        optimizer = torch.optim.AdamW(params, lr=self.optim.lr, eps=self.optim.adam_epsilon)
+        optimizer = torch.optim.AdamW(
+            params,
+            lr=self.optim.lr,
+            eps=self.optim.adam_epsilon,
+            # None, not False: torch's own default (its per-tensor loop on CPU, foreach on CUDA).
+            fused=True if self.optim.fused else None,
+        )
         warmup = int(self.optim.warmup_ratio * self.total_steps)
         schedule = get_linear_schedule_with_warmup(optimizer, warmup, self.total_steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -45,6 +45,13 @@ ITERATION0_KEYS = (
     "trainer",
     "limit",
 )
+# Settings added after runs were committed, with the value every earlier run used: that value is left out
+# of the key (those runs keep theirs), any other value enters it (a run that computes differently gets a
+# key of its own). (group, key) -> the earlier runs' value.
+KEYLESS_EARLIER_VALUES: dict[tuple[str, str], Any] = {("trainer", "fused_adamw"): False}
+# Hydra targets that moved after runs were committed: a key holds the path they had then, so renaming a
+# module changes no key. New path -> the path in earlier keys.
+EARLIER_TARGETS = {"al_bert.data.catalog.build_task": "al_bert.data.tasks.build_task"}
 # Dataset keys naming a user's own data file (dataset=custom): keyed by the file's content.
 DATA_FILE_KEYS = ("path", "test_path", "dev_path")
 
@@ -95,6 +102,13 @@ def identity(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
         digests = data_digests({str(k): v for k, v in container.items()})
         if digests:  # edited data never reuses old results
             ident["data_digest"] = digests
+    for group, node in list(ident.items()):
+        if isinstance(node, dict) and node.get("_target_") in EARLIER_TARGETS:
+            ident[group] = {**node, "_target_": EARLIER_TARGETS[node["_target_"]]}
+    for (group, key), earlier in KEYLESS_EARLIER_VALUES.items():
+        node = ident.get(group)
+        if isinstance(node, dict) and key in node and node[key] == earlier:
+            ident[group] = {k: v for k, v in node.items() if k != key}
     return ident
 
 
