@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import sys
@@ -11,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from al_bert.config_groups import check_settings, instantiate_group
+from al_bert.config_groups import check_settings, instantiate_group, settings_object
 from al_bert.console import RunConsole, format_table, quiet_frameworks, say
 from al_bert.data.fetch import FetchSettings
 from al_bert.devices import configure_threads
@@ -28,7 +27,7 @@ from al_bert.strategies.base import Strategy
 from al_bert.sweep_counter import write_job_status
 from al_bert.tracking.environment import check_resume, describe_environment, numerics_tag
 from al_bert.tracking.iteration0 import Iteration0Cache, SharedIteration0
-from al_bert.tracking.runkey import data_digests, results_dir, run_columns, run_key
+from al_bert.tracking.runkey import RunIdentity
 from al_bert.tracking.store import ResultsStore, link_job_dir
 from al_bert.tracking.wandb_logger import make_tracker
 from al_bert.weighting.base import Weighting
@@ -38,8 +37,8 @@ GROUPS = {"strategy": Strategy, "weighting": Weighting, "seed_builder": SeedBuil
 
 
 def build_components(cfg: DictConfig) -> dict[str, Any]:
-    """Instantiate and validate every config group; a typo or bad value fails here, before any work."""
-    check_settings(cfg)
+    """Instantiate and validate every config group (the run-level values were checked by
+    :func:`check_settings`); a typo or bad value fails here, before any work."""
     parts = {group: instantiate_group(cfg[group], group) for group in GROUPS}
     for group, kind in GROUPS.items():
         if not isinstance(parts[group], kind):
@@ -48,47 +47,39 @@ def build_components(cfg: DictConfig) -> dict[str, Any]:
             )
     check_scenario(parts["seed_builder"], str(cfg.scenario.name))
     parts["training"] = instantiate_group(cfg.trainer, "trainer")
-    parts["backbone"] = _settings_object(BackboneConfig, cfg.model, "model")
-    parts["al"] = _settings_object(ALConfig, cfg.al, "al")
+    parts["backbone"] = settings_object(BackboneConfig, cfg.model, "model")
+    parts["al"] = settings_object(ALConfig, cfg.al, "al")
     parts["analyses"] = [instantiate_group(a, "analyses") for a in cfg.get("analyses", [])]
     return parts
 
 
-def _settings_object(kind: type, node: DictConfig, group: str) -> Any:
-    """A settings dataclass from its config node; an unknown key fails with one line listing the known."""
-    values = OmegaConf.to_container(node, resolve=True)
-    assert isinstance(values, dict)
-    known = [f.name for f in dataclasses.fields(kind)]
-    unknown = sorted(str(k) for k in values if k not in known)
-    if unknown:
-        raise ConfigError(f"{group}.{unknown[0]}: unknown key; {group} has {', '.join(known)}")
-    try:
-        return kind(**{str(k): v for k, v in values.items()})
-    except (TypeError, ValueError) as error:
-        message = one_line(error)
-        raise ConfigError(message if message.startswith(group) else f"{group}: {message}") from None
-
-
-def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
-    """Run (or resume, or skip when finished) the experiment that ``cfg`` describes.
+def run_experiment(cfg: DictConfig, identity: RunIdentity | None = None) -> list[dict[str, Any]]:
+    """Run (or resume, or skip when finished) the experiment that ``cfg`` describes (``identity``: its
+    :class:`RunIdentity`, when the caller computed it already).
 
     Every group is validated first; any :class:`AlBertError` stops the run with a one-line
     :class:`RunFailure` (recorded in ``run.json`` once the run has started) and never loses finished
     iterations."""
     try:
+        if identity is None:
+            check_settings(cfg)
+            identity = RunIdentity.of(cfg)
         parts = build_components(cfg)
-        store = ResultsStore(results_dir(cfg))
+        store = ResultsStore(identity.results_dir)
         with store.exclusive():
-            return _run_held(cfg, parts, store)
+            return _run_held(identity, parts, store)
     except (RunFailure, RunBusyError):
         raise
     except AlBertError as error:
         raise RunFailure(one_line(error)) from None
 
 
-def _run_held(cfg: DictConfig, parts: dict[str, Any], store: ResultsStore) -> list[dict[str, Any]]:
+def _run_held(
+    identity: RunIdentity, parts: dict[str, Any], store: ResultsStore
+) -> list[dict[str, Any]]:
     """:func:`run_experiment` while this process holds the run's lock."""
-    key, resume = run_key(cfg), cfg.get("resume", True)
+    key, config = identity.key, identity.config
+    resume = config.get("resume", True)
     link_job_dir(store.run_dir)
     if resume and store.is_finished():
         log.info("run %s already finished: %s", key, store.run_dir)
@@ -98,20 +89,17 @@ def _run_held(cfg: DictConfig, parts: dict[str, Any], store: ResultsStore) -> li
             f"{store.run_dir} already holds results and resume=false; delete it or set resume=true"
         )
     environment = launch_environment(parts["training"])
-    allow_change = bool(cfg.get("allow_environment_change", False))
+    allow_change = bool(config.get("allow_environment_change", False))
     # Only a launch that computed iterations binds the run to its environment.
     recorded = store.environments() if store.records() else []
     check_resume(recorded, environment, allow_change=allow_change, run=key)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(resolved, dict)
-    config = {str(k): v for k, v in resolved.items() if k != "hydra"}
-    info = run_columns(cfg, parts["strategy"].name, parts["weighting"].name)
+    info = identity.columns(parts["strategy"].name, parts["weighting"].name)
     store.set_status(
         "running",
         run_key=key,
-        iteration0_key=info["iteration0_key"],
-        config=config,
-        data_digest=data_digests(cfg),
+        iteration0_key=identity.iteration0_key,
+        config=dict(config),
+        data_digest=dict(identity.data_digest),
         pid=os.getpid(),
         torch_threads=torch.get_num_threads(),
         reason=None,
@@ -124,32 +112,37 @@ def _run_held(cfg: DictConfig, parts: dict[str, Any], store: ResultsStore) -> li
         parts["al"].iterations,
     )
     trackers: list[Any] = []
+    paths = config.get("paths") or {}
     try:
         task = instantiate_group(
-            cfg.dataset, "dataset", fetch=FetchSettings(**cfg.paths.get("data", {}))
+            config["dataset"], "dataset", fetch=FetchSettings(**(paths.get("data") or {}))
         )
-        limits = cfg.get("limit") or {}
+        limits = config.get("limit") or {}
         if limits.get("train") or limits.get("eval"):
             task = task.subsample(limits.get("train"), limits.get("eval"), seed=0)
-        trackers = [make_tracker(cfg.get("logger"), info, key, config), console]
-        cache_dir = Path(cfg.paths.cache_dir) if cfg.paths.get("cache_dir") else None
+        trackers = [make_tracker(config.get("logger"), info, key, dict(config)), console]
+        cache_dir = Path(paths["cache_dir"]) if paths.get("cache_dir") else None
         encoder = EncoderLearner(
-            task, parts["backbone"], parts["training"], seed=int(cfg.seed), cache_dir=cache_dir
+            task,
+            parts["backbone"],
+            parts["training"],
+            seed=int(config["seed"]),
+            cache_dir=cache_dir,
         )
         learner: Learner = encoder
-        if cfg.get("share_iteration0", True) and cache_dir is not None:
+        if config.get("share_iteration0", True) and cache_dir is not None:
             learner = SharedIteration0(
                 encoder,
                 Iteration0Cache(
                     cache_dir / "iteration0",
-                    f"{info['iteration0_key']}-{numerics_tag(environment)}",
+                    f"{identity.iteration0_key}-{numerics_tag(environment)}",
                 ),
             )
         loop = ActiveLearningLoop(
             task=task, learner=learner, strategy=parts["strategy"], weighting=parts["weighting"],
-            seed_builder=parts["seed_builder"], al=parts["al"], seed=int(cfg.seed), store=store,
+            seed_builder=parts["seed_builder"], al=parts["al"], seed=int(config["seed"]), store=store,
             trackers=trackers, analyses=parts["analyses"], progress=console, run_info=info,
-            scenario=str(cfg.scenario.name),
+            scenario=str(config["scenario"]["name"]),
         )  # fmt: skip
         records = loop.run()
     except (SystemExit, KeyboardInterrupt) as error:
@@ -171,7 +164,7 @@ def _run_held(cfg: DictConfig, parts: dict[str, Any], store: ResultsStore) -> li
     store.set_status("finished", iterations=len(records))
     for tracker in trackers:
         tracker.finish(records, "finished")
-    if cfg.get("print_table", True):
+    if config.get("print_table", True):
         say(f"{format_table(records)}\nresults: {store.results_path}")
     return records
 
@@ -186,12 +179,12 @@ def launch_environment(training: TrainingConfig) -> dict[str, Any]:
     )
 
 
-def _finished(cfg: DictConfig) -> bool:
+def _finished(identity: RunIdentity) -> bool:
     """Whether the run was already finished before this launch (a resumed sweep skips it)."""
+    run_dir = identity.results_dir
+    if not identity.config.get("resume", True) or not run_dir.is_dir():
+        return False  # (never create the folder of a run that may not validate)
     try:
-        run_dir = results_dir(cfg)
-        if not cfg.get("resume", True) or not run_dir.is_dir():
-            return False  # (never create the folder of a run that may not validate)
         return ResultsStore(run_dir).is_finished()
     except AlBertError:
         return False
@@ -216,8 +209,12 @@ def main_entry(cfg: DictConfig) -> str:
         except AlBertError as error:
             raise RunFailure(one_line(error)) from None
         configure_threads(int(cfg.get("threads") or 0), bool(cfg.get("deterministic", True)))
-        finished_before = _finished(cfg)
-        run_experiment(cfg)
+        try:
+            identity = RunIdentity.of(cfg)
+        except AlBertError as error:
+            raise RunFailure(one_line(error)) from None
+        finished_before = _finished(identity)
+        run_experiment(cfg, identity)
         outcome = "skipped" if finished_before else "finished"
     except (RunFailure, RunBusyError) as failure:
         busy = isinstance(failure, RunBusyError)

@@ -6,6 +6,7 @@ values in its own config object (:mod:`al_bert.validation`)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import re
 from collections.abc import Iterator, Mapping
@@ -18,7 +19,7 @@ from hydra.errors import (
     OverrideParseException,
 )
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from al_bert.errors import AlBertError, ConfigError, one_line
@@ -54,6 +55,21 @@ def instantiate_group(node: Any, group: str, **context: Any) -> Any:
         if "argument" not in str(error):
             raise
         raise ConfigError(f"{group}: {one_line(error)}") from None
+
+
+def settings_object(kind: type, node: DictConfig, group: str) -> Any:
+    """A settings dataclass from its config node; an unknown key fails with one line listing the known."""
+    values = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(values, dict)
+    known = [f.name for f in dataclasses.fields(kind)]
+    unknown = sorted(str(k) for k in values if k not in known)
+    if unknown:
+        raise ConfigError(f"{group}.{unknown[0]}: unknown key; {group} has {', '.join(known)}")
+    try:
+        return kind(**{str(k): v for k, v in values.items()})
+    except (TypeError, ValueError) as error:
+        message = one_line(error)
+        raise ConfigError(message if message.startswith(group) else f"{group}: {message}") from None
 
 
 def check_settings(cfg: DictConfig) -> None:

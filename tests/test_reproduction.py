@@ -2,27 +2,39 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from al_bert.analysis.aggregate import load_results
-from al_bert.analysis.reproduction import (
+from al_bert.analysis.batch_claims import (
+    batch_claim_checks,
+    claim_batch_properties,
+    rank_claim,
+    released_diversity_note,
+)
+from al_bert.analysis.claims import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
     REPRODUCED,
-    _rank_claim,
-    _released_diversity_note,
     claim_al_beats_random,
-    claim_batch_properties,
     claim_invprop,
-    grid_run_hours,
-    main,
     paper2_every_strategy,
+)
+from al_bert.analysis.reproduction import main, setup_text
+from al_bert.analysis.scale import (
+    REPO,
+    block_text,
+    gpu_hours_note,
+    grid_run_hours,
+    grid_runs,
     scale_section,
 )
+from al_bert.grid import blocks_size
 from tests.test_analysis import write_run
 
 
@@ -107,22 +119,31 @@ def test_claim_al_beats_random_verdicts(runs: Path) -> None:
 
 
 def test_claim_batch_properties_ranks_strategies(runs: Path) -> None:
-    data, markdown = claim_batch_properties(load_results([runs]))
-    dal = data[(data["strategy"] == "dal") & (data["property"] == "diversity")].iloc[0]
-    assert dal["mean"] == pytest.approx(2.0 + 0.001) and dal["seeds"] == 3  # + mean seed offset
+    frame = load_results([runs])
+    data, markdown = claim_batch_properties(frame)
+    dal = data[(data["strategy"] == "dal") & (data["property"] == "diversity")]
+    # The fixture's batches do not change over iterations: iteration 1 and 1–5 agree.
+    assert set(dal["window"]) == {"iteration 1", "iterations 1–5"}
+    assert list(dal["mean"]) == pytest.approx([2.0 + 0.001] * 2)  # + mean seed offset
+    assert set(dal["seeds"]) == {3}
+    checks = batch_claim_checks(frame).set_index(["window", "claim"])
+    average = checks.loc["iterations 1–5"]
+    assert average.loc["DAL has the most diverse batches", "verdict"] == REPRODUCED
+    assert average.loc["DAL has the most representative batches", "verdict"] == REPRODUCED
     assert (
-        "DAL has the most diverse batches: yes; significantly higher in 3 of 3 pairs"
-        f" → **{REPRODUCED}**" in markdown
-    )
-    assert (
-        f"DAL has the most representative batches: yes; significantly higher in 3 of 3 pairs → **{REPRODUCED}**"
-        in markdown
+        "DAL has the most diverse batches — iteration 1: yes; significantly higher in 0 of 3 pairs"
+        f" → **{INCONCLUSIVE}**; iterations 1–5: yes; significantly higher in 3 of 3 pairs"
+        f" → **{REPRODUCED}** (3 seeds)" in markdown
     )
     # Core-Set is significantly below LC: contradicted, whatever its rank against Random.
     assert (
-        "DAL and Core-Set are the two most diverse: no; significantly higher in 2 of 4 pairs;"
+        "iterations 1–5: no; significantly higher in 2 of 4 pairs;"
         f" significantly lower: core_set < least_confidence → **{NOT_REPRODUCED}**" in markdown
     )
+    # 3 seeds give 3 pairs at iteration 1: the exact Wilcoxon p is at least 2 / 2³.
+    assert "cannot fall below 0.250" in markdown
+    assert set(checks.loc["iteration 1", "verdict"]) == {INCONCLUSIVE}
+    assert "diversity, 2nd nearest" not in markdown  # the fixture's records do not have it
 
 
 def _rank_rows(levels: dict[str, float], seed: int = 0) -> pd.DataFrame:
@@ -152,24 +173,24 @@ def test_rank_claims_need_significance_not_rank() -> None:
     """An ordering that noise could swap is inconclusive; a median claim counts significant pairs."""
     frame = _rank_rows({"a": 1.0, "b": 1.0, "c": 1.0, "d": 2.0, "e": 2.0})
     means = _means(frame)
-    holds, verdict, evidence = _rank_claim(frame, means, "x", {"d"}, "top")
+    holds, verdict, evidence = rank_claim(frame, means, "x", {"d"}, "top")
     assert verdict == INCONCLUSIVE  # d ties with e up to noise
     assert evidence.startswith("significantly higher in 3 of 4 pairs")
-    holds, verdict, evidence = _rank_claim(frame, means, "x", {"a"}, "below_median")
+    holds, verdict, evidence = rank_claim(frame, means, "x", {"a"}, "below_median")
     # of 5, only d and e are significantly above a: ⌈5/2⌉ = 3 are needed
     assert verdict == INCONCLUSIVE and evidence.startswith("2 of 4 others significantly above it")
-    holds, verdict, _ = _rank_claim(frame, means, "x", {"d"}, "below_median")
+    holds, verdict, _ = rank_claim(frame, means, "x", {"d"}, "below_median")
     assert verdict == NOT_REPRODUCED and not holds  # 3 of 4 significantly below d: ⌊5/2⌋ = 2 needed
 
 
 def test_rank_claims_edge_cases() -> None:
     """A lone strategy has nothing to be below; a run repeated under another name is averaged."""
     alone = _rank_rows({"core_set": 1.0})
-    _, verdict, evidence = _rank_claim(alone, _means(alone), "x", {"core_set"}, "below_median")
+    _, verdict, evidence = rank_claim(alone, _means(alone), "x", {"core_set"}, "below_median")
     assert verdict == INCONCLUSIVE and evidence == "no other strategy to compare with"
     frame = _rank_rows({"a": 1.0, "b": 2.0})
     repeated = pd.concat([frame, frame[frame["strategy"] == "b"].assign(x=lambda f: f["x"] + 0.01)])
-    _, verdict, evidence = _rank_claim(repeated, _means(repeated), "x", {"b"}, "top")
+    _, verdict, evidence = rank_claim(repeated, _means(repeated), "x", {"b"}, "top")
     assert verdict == REPRODUCED and evidence == "significantly higher in 1 of 1 pairs"
 
 
@@ -248,10 +269,10 @@ def test_grid_run_hours_takes_training_from_the_whole_experiment(tmp_path: Path)
 
 def test_report_says_which_runs_record_the_released_diversity(runs: Path) -> None:
     frame = load_results([runs])
-    assert "none of the runs here has yet" in _released_diversity_note(frame)
+    assert "none of the runs here has yet" in released_diversity_note(frame)
     first_run = frame["run_key"] == frame["run_key"].iloc[0]
     frame["diversity_second_nearest"] = np.where(first_run, 0.5, np.nan)
-    assert "1 of the runs here have it" in _released_diversity_note(frame)
+    assert "1 of the runs here have it" in released_diversity_note(frame)
 
 
 def test_scale_section_keeps_imbalance_ratios_apart(runs: Path) -> None:
@@ -275,8 +296,59 @@ def test_report_is_written_the_same_twice(runs: Path, tmp_path: Path) -> None:
     assert text == (second / "reproduction.md").read_text()
     for claim in ("Claim 1", "Claim 2", "Claim 3", "## Scale", "## Full scale"):
         assert claim in text
+    assert "_iteration 1_" in text and "_iterations 1–5_" in text
+    assert "greedy k-center minimises the *largest* distance" in text
     for image in ("paper1-learning-curves.png", "paper2-positives.png"):
         assert f"](reproduction/{image})" in text
         assert (first / "reproduction" / image).read_bytes() == (
             second / "reproduction" / image
         ).read_bytes()
+
+
+def test_setup_text_is_read_from_the_runs(runs: Path) -> None:
+    text = setup_text(load_results([runs]), [runs / "runs"])
+    assert "the packaged MiniLM-L6 (22M parameters)" in text and "3 seeds" in text
+    assert "1 paper-1 task (trec:pos) and 1 paper-2 task (sst2:pos)" in text
+    assert "the device is not recorded (see Environment)" in text  # no run.json has environments
+    assert "ALPS is not among these runs" in text
+
+
+def test_grid_runs_are_counted_by_al_bert_grid() -> None:
+    sweep = REPO / "sweeps" / "reproduce.yaml"
+    cpu = yaml.safe_load(sweep.read_text(encoding="utf-8"))["cpu"]
+    assert grid_runs(sweep, "cpu") == blocks_size(cpu) == 113  # the committed runs' grid
+    assert block_text({"fixed": ["+experiment=e"], "grid": {"seed": [0, 1], "x": [1, 2, 3]}}) == (
+        "`e`: 2 `seed` × 3 `x` = 6"
+    )
+
+
+def _gpu_results(root: Path, summary: dict | None, sweep: dict | None = None) -> Path:
+    root.mkdir()
+    if summary is not None:
+        (root / "summary.json").write_text(json.dumps(summary))
+    if sweep is not None:
+        (root / "sweep_gpu.json").write_text(json.dumps(sweep))
+    return root
+
+
+def test_gpu_note_says_what_benchmarks_gpu_holds(tmp_path: Path) -> None:
+    """The GPU sentence is read from `make gpu-check`'s files, never written by hand."""
+    assert gpu_hours_note(_gpu_results(tmp_path / "none", None)).startswith(
+        "No GPU measurement is committed"
+    )
+    dry = _gpu_results(tmp_path / "dry", {"dry_run": True, "steps": []})
+    assert gpu_hours_note(dry).startswith("Only a dry run of the GPU check is committed")
+    steps = [{"step": "cuda", "status": "ok"}, {"step": "bench-sweep", "status": "timeout"}]
+    summary = {"dry_run": False, "torch": "2.11.0+cu130", "steps": steps}
+    bare = gpu_hours_note(_gpu_results(tmp_path / "bare", summary))
+    assert "a GPU whose name it does not record" in bare and "cuda ok, bench-sweep timeout" in bare
+    assert "GPU seconds per run are not measured" in bare
+    sweep = {
+        "machine": {"cuda": "NVIDIA H100 80GB HBM3"},
+        "config": {"overrides": ["dataset=sst2", "al.iterations=2"]},
+        "sweep": {"strategies": 4, "shared_wall_seconds": 360.0},
+    }
+    note = gpu_hours_note(_gpu_results(tmp_path / "full", summary, sweep), paper_runs=100)
+    assert "ran on NVIDIA H100 80GB HBM3 (torch 2.11.0+cu130" in note
+    assert "90 s per run (dataset=sst2, al.iterations=2): 100 runs" in note
+    assert "are 2.5 GPU-hours" in note  # 100 × 90 s

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,10 +17,29 @@ from al_bert.strategies.egl import ExpectedGradientLength, last_layer_egl
 from al_bert.strategies.least_confidence import LeastConfidence, binary_entropy
 from al_bert.strategies.mc_dropout import MCDropout
 from al_bert.strategies.perceptron_ensemble import PerceptronEnsemble
+from tests.generic_checks import (
+    CONF,
+    STRATEGY_CHECKS,
+    check_id,
+    configured,
+    pool_outputs,
+    separable,
+)
 
-CONF = Path(__file__).resolve().parents[1] / "conf" / "strategy"
-
-
+# Every option of conf/strategy/: a new strategy is tested by adding its YAML, no edit here.
+CONFIGURED = configured("strategy")
+# The strategies the papers compare (Ein-Dor et al. 2020 §3.3, BADGE, ALPS): the product has them.
+PAPERS = {
+    "random",
+    "least_confidence",
+    "mc_dropout",
+    "perceptron_ensemble",
+    "egl",
+    "core_set",
+    "dal",
+    "badge",
+    "alps",
+}
 # Settings that only make a strategy quick on the 300-row test pool (the algorithm is unchanged).
 QUICK_SETTINGS: dict[str, dict[str, Any]] = {
     "dal": {"hidden_sizes": [32, 32], "lr": 1e-3, "batch_size": 64},
@@ -38,83 +56,42 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [
 def from_config(name: str, **options: Any) -> Strategy:
     """The strategy ``conf/strategy/<name>.yaml`` builds (with ``options`` overriding it)."""
     node = OmegaConf.merge(
-        OmegaConf.load(CONF / f"{name}.yaml"), QUICK_SETTINGS.get(name, {}), options
+        OmegaConf.load(CONF / "strategy" / f"{name}.yaml"), QUICK_SETTINGS.get(name, {}), options
     )
     strategy = instantiate(node, _convert_="all")
     assert isinstance(strategy, Strategy)
     return strategy
 
 
-def _separable(n: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Two classes at ±μ, μ spread over all dimensions (like fine-tuned [CLS] vectors)."""
-    y = np.arange(n) % 2
-    mu = rng.choice([-1.0, 1.0], size=d)
-    x = rng.normal(0.0, 0.3, size=(n, d)) + np.where(y[:, None] == 1, mu, -mu)
-    return x.astype(np.float32), y
-
-
 @pytest.fixture(scope="module")
 def outputs() -> PoolOutputs:
     """A pool with every output any strategy asks for."""
-    rng = np.random.default_rng(0)
-    n, d, t = 300, 16, 10
-    lab_x, lab_y = _separable(40, d, rng)
-    pool = rng.normal(0.0, 1.5, size=(n, d)).astype(np.float32)
-    return PoolOutputs(
-        pool_positions=np.arange(n) + 1000,
-        probs=rng.uniform(size=n),
-        embeddings=pool,
-        mc_probs=np.clip(rng.uniform(size=n)[None, :] + rng.normal(0, 0.1, (t, n)), 0, 1),
-        expected_grad_norms=rng.uniform(size=n),
-        labelled_positions=np.arange(40),
-        labelled_embeddings=lab_x,
-        labelled_labels=lab_y,
-        surprisal=np.abs(rng.normal(size=(n, 12))).astype(np.float32) * (rng.random((n, 12)) < 0.3),
-    )
+    return pool_outputs()
 
 
-# Every option of conf/strategy/ (a new strategy is tested by adding its YAML), plus the variants.
-CONFIGS = [(path.stem, {}) for path in sorted(CONF.glob("*.yaml"))] + VARIANTS
+CONFIGS: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in CONFIGURED] + VARIANTS
 ALL: list[Strategy] = [from_config(name, **options) for name, options in CONFIGS]
 IDS = [name + "".join(f"-{v}" for v in options.values()) for name, options in CONFIGS]
 
 
-def test_every_strategy_config_is_covered() -> None:
-    assert {s.name for s in ALL} >= {p.stem for p in CONF.glob("*.yaml")}
+def test_the_papers_strategies_are_configured() -> None:
+    assert set(CONFIGURED) >= PAPERS
 
 
+@pytest.mark.parametrize("name", CONFIGURED)
+def test_a_strategy_is_named_as_its_config(name: str) -> None:
+    """Results, tables and ``strategy=<name>`` overrides use one name: the YAML's."""
+    strategy = instantiate(OmegaConf.load(CONF / "strategy" / f"{name}.yaml"))
+    assert isinstance(strategy, Strategy)
+    assert strategy.name == name
+
+
+@pytest.mark.parametrize("check", STRATEGY_CHECKS, ids=check_id)
 @pytest.mark.parametrize("strategy", ALL, ids=IDS)
-def test_returns_k_distinct_valid_rows_deterministically(
-    strategy: Strategy, outputs: PoolOutputs
-) -> None:
-    w = np.ones(len(outputs))
-    rows = strategy.select(outputs, w, 25, np.random.default_rng(7))
-    assert rows.shape == (25,) and np.issubdtype(rows.dtype, np.integer)
-    assert len(set(rows.tolist())) == 25
-    assert rows.min() >= 0 and rows.max() < len(outputs)
-    again = strategy.select(outputs, w, 25, np.random.default_rng(7))
-    np.testing.assert_array_equal(rows, again)
-
-
-@pytest.mark.parametrize("strategy", ALL, ids=IDS)
-def test_zero_weight_rows_are_never_selected(strategy: Strategy, outputs: PoolOutputs) -> None:
-    rng = np.random.default_rng(1)
-    unweighted = strategy.select(outputs, np.ones(len(outputs)), 30, np.random.default_rng(2))
-    w = rng.uniform(0.5, 1.5, size=len(outputs))
-    w[unweighted] = 0.0  # forbid exactly what the strategy wants most
-    w[rng.choice(len(outputs), size=100, replace=False)] = 0.0
-    rows = strategy.select(outputs, w, 30, np.random.default_rng(2))
-    assert np.all(w[rows] > 0)
-    assert len(set(rows.tolist())) == 30
-
-
-@pytest.mark.parametrize("strategy", ALL, ids=IDS)
-def test_constant_weights_give_the_unweighted_selection(
-    strategy: Strategy, outputs: PoolOutputs
-) -> None:
-    ones = strategy.select(outputs, np.ones(len(outputs)), 20, np.random.default_rng(3))
-    scaled = strategy.select(outputs, np.full(len(outputs), 2.5), 20, np.random.default_rng(3))
-    np.testing.assert_array_equal(ones, scaled)
+def test_generic_checks(strategy: Strategy, check: Any, outputs: PoolOutputs) -> None:
+    """k distinct valid rows, deterministic; zero weights never selected; constant weights = the
+    unweighted selection; only the requested outputs read (tests/generic_checks.py)."""
+    check(strategy, outputs)
 
 
 @pytest.mark.parametrize(
@@ -209,7 +186,7 @@ def test_egl_full_model_reads_the_model_side_gradient_lengths() -> None:
 
 def test_perceptron_ensemble_is_confident_on_its_training_points() -> None:
     rng = np.random.default_rng(0)
-    x, y = _separable(80, 64, rng)
+    x, y = separable(80, 64, rng)
     middle = rng.normal(0.0, 0.3, size=(40, 64)).astype(np.float32)  # between the classes
     pe = PerceptronEnsemble()
     probs = pe.member_probs(x, y, np.concatenate([x, middle]), np.random.default_rng(1))
@@ -283,36 +260,10 @@ def test_core_set_without_labelled_set() -> None:
     assert CoreSet().select(out, np.ones(4), 1, np.random.default_rng(0)).tolist() == [3]
 
 
-def test_needs_and_names() -> None:
+def test_needs() -> None:
     assert LeastConfidence.request.needs == {Need.PROBS}
     assert MCDropout().request == InferenceRequest(frozenset({Need.MC_PROBS}), mc_passes=10)
     assert ExpectedGradientLength().request.needs == {Need.EXPECTED_GRAD_NORMS}
     assert ExpectedGradientLength("last_layer").request.needs == {Need.PROBS, Need.EMBEDDINGS}
     for cls in (PerceptronEnsemble, CoreSet, DiscriminativeActiveLearning):
         assert {Need.EMBEDDINGS, Need.LABELLED_EMBEDDINGS} <= cls.request.needs
-    names = {s.name for s in ALL}
-    expected = {
-        "random",
-        "least_confidence",
-        "mc_dropout",
-        "perceptron_ensemble",
-        "egl",
-        "core_set",
-        "dal",
-        "badge",
-        "alps",
-    }
-    assert names == expected == {p.stem for p in CONF.glob("*.yaml")}
-
-
-@pytest.mark.parametrize(
-    "name",
-    ["random", "least_confidence", "mc_dropout", "perceptron_ensemble", "egl", "core_set", "dal"],
-)
-def test_hydra_configs_instantiate(name: str) -> None:
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
-
-    strategy = instantiate(OmegaConf.load(CONF / f"{name}.yaml"))
-    assert isinstance(strategy, Strategy)
-    assert strategy.name == name

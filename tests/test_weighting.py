@@ -3,14 +3,46 @@ score-based selection."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from al_bert.outputs import Need, PoolOutputs
 from al_bert.strategies.base import ScoreStrategy, sample_weighted
 from al_bert.strategies.random import RandomStrategy
 from al_bert.weighting import InvProp, PosProb, Uniform
+from al_bert.weighting.base import Weighting
 from al_bert.weighting.invprop import assign_bins, invprop_weights
+from tests.generic_checks import CONF, WEIGHTING_CHECKS, check_id, configured, pool_outputs
+
+# Every option of conf/weighting/: a new weighting is tested by adding its YAML, no edit here.
+CONFIGURED = configured("weighting")
+
+
+def from_config(name: str) -> Weighting:
+    weighting = instantiate(OmegaConf.load(CONF / "weighting" / f"{name}.yaml"), _convert_="all")
+    assert isinstance(weighting, Weighting)
+    return weighting
+
+
+def test_the_papers_weightings_are_configured() -> None:
+    assert set(CONFIGURED) >= {"uniform", "posprob", "invprop"}  # Fairstein et al., §5.3
+
+
+@pytest.mark.parametrize("name", CONFIGURED)
+def test_a_weighting_is_named_as_its_config(name: str) -> None:
+    assert from_config(name).name == name
+
+
+@pytest.mark.parametrize("check", WEIGHTING_CHECKS, ids=check_id)
+@pytest.mark.parametrize("name", CONFIGURED)
+def test_generic_checks(name: str, check: Any) -> None:
+    """One finite weight ≥ 0 per pool row, deterministic; only the requested outputs read
+    (tests/generic_checks.py)."""
+    check(from_config(name), pool_outputs())
 
 
 def outputs_with(probs: np.ndarray) -> PoolOutputs:

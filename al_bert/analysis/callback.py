@@ -40,18 +40,17 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
 
 
 def run_dir_from_job_config(job_dir: Path) -> Path | None:
-    """The results directory a job's saved config names (``<paths.output_root>/runs/<run key>``), if
-    it exists; None when the job has no config or it cannot be resolved outside the job."""
+    """The results directory a job's saved config names (the run's :class:`RunIdentity`), if it
+    exists; None when the job has no config or it cannot be resolved outside the job."""
     config_file = job_dir / JOB_CONFIG
     if not config_file.is_file():
         return None
-    from al_bert.tracking.runkey import run_key
+    from al_bert.tracking.runkey import RunIdentity
 
     try:
         cfg = OmegaConf.load(config_file)
         assert isinstance(cfg, DictConfig)
-        root = OmegaConf.select(cfg, "paths.output_root", throw_on_resolution_failure=True)
-        run_dir = Path(str(root)) / "runs" / run_key(cfg)
+        run_dir = RunIdentity.of(cfg).results_dir
     except Exception:  # an interpolation only Hydra's job context resolves, a partial file, …
         return None
     return run_dir if run_dir.is_dir() else None

@@ -5,7 +5,8 @@ seeds and a band: the two-sided 95% Student-t confidence interval of that mean
 (:func:`al_bert.analysis.stats.mean_confidence_interval`).
 
 Paper 1 = Ein-Dor et al. 2020: Figures 1 and 3 (accuracy in the balanced scenario, F1 in the imbalanced
-ones, vs train size), 4 (precision), 5 (recall), and 2 (diversity and representativeness).
+ones, vs train size), 4 (precision), 5 (recall), and 2 (diversity and representativeness). Paper 2 =
+Fairstein et al.: the positives each weighting finds per iteration (:func:`positives_figure`, Tables 2–4).
 
 The sweep comparison (:mod:`al_bert.analysis.compare`) adds learning curves per configuration against
 the train size (:func:`config_curves`) and against the cumulative compute seconds spent so far
@@ -345,6 +346,51 @@ def compute_curves(
     return config_curves(
         with_cumulative_compute(frame), metric, title, panels, COMPUTE_X, baseline, level
     )
+
+
+def positives_figure(frame: pd.DataFrame) -> Figure | None:
+    """Paper 2: positives found by the strategy (cumulative, seed excluded) per iteration, one curve
+    per weighting; a row per imbalance ratio, a column per strategy run with more than one weighting."""
+    rows = frame[(frame["scenario"] == "warm_start") & (frame["iteration"] >= 1)]
+    weightings = rows.groupby("strategy")["weighting"].nunique()
+    rows = rows[rows["strategy"].isin(weightings[weightings > 1].index)]
+    if rows.empty:
+        return None
+    ratios = sorted(set(rows["imbalance_ratio"]), reverse=True)
+    strategies = sorted(set(rows["strategy"]))
+    fig, axes = plt.subplots(
+        len(ratios),
+        len(strategies),
+        figsize=(3.6 * len(strategies) + 0.4, 3.1 * len(ratios) + 0.5),
+        squeeze=False,
+    )
+    colors = {"uniform": "tab:gray", "invprop": "tab:red", "posprob": "tab:blue"}
+    for row, ratio in enumerate(ratios):
+        for col, strategy in enumerate(strategies):
+            ax = axes[row][col]
+            panel = rows[(rows["imbalance_ratio"] == ratio) & (rows["strategy"] == strategy)]
+            ax.set_title(f"{strategy}, 1:{int(float(ratio))}", fontsize=10)
+            ax.set_xlabel("AL iteration (50 labels each)")
+            ax.set_ylabel("positives found (cumulative)")
+            ax.grid(True, alpha=0.3)
+            for weighting in sorted(set(panel["weighting"])):
+                runs = panel[panel["weighting"] == weighting]
+                points = curve_points(runs, "positives_selected")
+                plot_mean_band(
+                    ax,
+                    points["iteration"],
+                    points,
+                    colors.get(str(weighting)),
+                    str(weighting),
+                    bounds=(0.0, None),
+                )
+            if panel.empty:
+                ax.text(0.5, 0.5, "not run yet", ha="center", va="center", transform=ax.transAxes)
+            else:
+                ax.legend(fontsize=7)
+    fig.suptitle("Paper 2: positives selected per iteration (seed excluded), mean and 95% band")
+    fig.tight_layout()
+    return fig
 
 
 def save(fig: Figure, path: Path) -> Path:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,39 +114,73 @@ def identity(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
     return ident
 
 
+def _digest(ident: dict[str, Any], keys: tuple[str, ...] | None = None) -> str:
+    """16 hex digits of the SHA-256 of the canonical JSON of an identity (or of its ``keys``)."""
+    # Keys a config lacks are left out, so adding an optional key (data_digest) changes no other key.
+    part = ident if keys is None else {k: ident[k] for k in keys if k in ident}
+    return hashlib.sha256(json.dumps(part, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def run_key(cfg: DictConfig | dict[str, Any]) -> str:
     """16 hex digits of the SHA-256 of the canonical JSON of :func:`identity`."""
-    blob = json.dumps(identity(cfg), sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return _digest(identity(cfg))
 
 
 def sub_key(cfg: DictConfig | dict[str, Any], keys: tuple[str, ...]) -> str:
     """Key of a subset of the config, e.g. what iteration 0 depends on."""
-    ident = identity(cfg)
-    # Keys a config lacks are left out, so adding an optional key (data_digest) changes no other key.
-    blob = json.dumps({k: ident[k] for k in keys if k in ident}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return _digest(identity(cfg), keys)
 
 
-def results_dir(cfg: DictConfig) -> Path:
-    """Where a run's results live: keyed by the run's config, not by the launch time or directory."""
-    return Path(cfg.paths.output_root) / "runs" / run_key(cfg)
+@dataclass(frozen=True)
+class RunIdentity:
+    """Who a run is, computed once per launch from its config (:meth:`of`: one resolve, one digest of
+    each user data file) and passed down: nothing below the composition root recomputes it."""
+
+    key: str
+    iteration0_key: str
+    """Key of what M0 depends on (:data:`ITERATION0_KEYS`): runs sharing it start from one M0 and U."""
+    results_dir: Path
+    """``<paths.output_root>/runs/<key>``: keyed by the config, not by launch time or directory."""
+    data_digest: Mapping[str, str]
+    config: Mapping[str, Any]
+    """The resolved config without ``hydra`` (what ``run.json`` records)."""
+
+    @classmethod
+    def of(cls, cfg: DictConfig | dict[str, Any]) -> RunIdentity:
+        resolved = (
+            OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+        )
+        assert isinstance(resolved, dict)
+        config = {str(k): v for k, v in resolved.items() if k != "hydra"}
+        ident = identity(config)
+        return cls(
+            key=_digest(ident),
+            iteration0_key=_digest(ident, ITERATION0_KEYS),
+            results_dir=Path(str(config["paths"]["output_root"])) / "runs" / _digest(ident),
+            data_digest=dict(ident.get("data_digest", {})),
+            config=config,
+        )
+
+    def columns(self, strategy: str, weighting: str) -> dict[str, Any]:
+        """Identifying columns repeated in every record (tidy tables need no join), the run key and
+        the iteration-0 key (runs with the same one started from the same M0 and U) included."""
+        config = self.config
+        return {
+            "run_key": self.key,
+            "iteration0_key": self.iteration0_key,
+            "experiment": config.get("experiment_name") or "default",
+            "dataset": str(config["dataset"]["name"]),
+            "scenario": str(config["scenario"]["name"]),
+            "strategy": strategy,
+            "weighting": weighting,
+            "model": str(config["model"]["name_or_path"]),
+            "trainer": str(config["trainer"]["name"]),
+            "seed": int(config["seed"]),
+            "imbalance_ratio": config["dataset"].get("imbalance_ratio"),
+            "bins": (config.get("weighting") or {}).get("bins"),
+        }
 
 
-def run_columns(cfg: DictConfig, strategy: str, weighting: str) -> dict[str, Any]:
-    """Identifying columns repeated in every record (tidy tables need no join), the run key and the
-    iteration-0 key (runs with the same one started from the same M0 and U) included."""
-    return {
-        "run_key": run_key(cfg),
-        "iteration0_key": sub_key(cfg, ITERATION0_KEYS),
-        "experiment": cfg.get("experiment_name") or "default",
-        "dataset": str(cfg.dataset.name),
-        "scenario": str(cfg.scenario.name),
-        "strategy": strategy,
-        "weighting": weighting,
-        "model": str(cfg.model.name_or_path),
-        "trainer": str(cfg.trainer.name),
-        "seed": int(cfg.seed),
-        "imbalance_ratio": cfg.dataset.get("imbalance_ratio"),
-        "bins": cfg.weighting.get("bins"),
-    }
+def results_dir(cfg: DictConfig | dict[str, Any]) -> Path:
+    """Where a run's results live (:attr:`RunIdentity.results_dir`)."""
+    return RunIdentity.of(cfg).results_dir
