@@ -50,6 +50,8 @@ def build_components(cfg: DictConfig) -> dict[str, Any]:
     parts["backbone"] = settings_object(BackboneConfig, cfg.model, "model")
     parts["al"] = settings_object(ALConfig, cfg.al, "al")
     parts["analyses"] = [instantiate_group(a, "analyses") for a in cfg.get("analyses", [])]
+    stopping = cfg.get("stopping") or {}
+    parts["stopping"] = [instantiate_group(c, "stopping") for c in stopping.get("criteria") or []]
     return parts
 
 
@@ -142,7 +144,7 @@ def _run_held(
             task=task, learner=learner, strategy=parts["strategy"], weighting=parts["weighting"],
             seed_builder=parts["seed_builder"], al=parts["al"], seed=int(config["seed"]), store=store,
             trackers=trackers, analyses=parts["analyses"], progress=console, run_info=info,
-            scenario=str(config["scenario"]["name"]),
+            scenario=str(config["scenario"]["name"]), stopping=parts["stopping"],
         )  # fmt: skip
         records = loop.run()
     except (SystemExit, KeyboardInterrupt) as error:

@@ -26,9 +26,11 @@ from al_bert.data.task import Task
 from al_bert.errors import BudgetError
 from al_bert.learner import Learner
 from al_bert.metrics.classification import classification_metrics
+from al_bert.metrics.stopping import stopping_statistics
 from al_bert.oracle import Oracle
 from al_bert.outputs import InferenceRequest, PoolOutputs
 from al_bert.seeding.builders import InitialSet, SeedBuilder, require_both_classes
+from al_bert.stopping import StoppingCriterion, stopped_by
 from al_bert.strategies.base import Strategy, sample_weighted
 from al_bert.tracking.store import ResultsStore
 from al_bert.validation import whole_number
@@ -160,6 +162,7 @@ class ActiveLearningLoop:
         progress: Progress | None = None,
         run_info: dict[str, Any] | None = None,
         scenario: str = "",
+        stopping: Sequence[StoppingCriterion] = (),
     ) -> None:
         self.task, self.learner = task, learner
         self.strategy, self.weighting, self.seed_builder = strategy, weighting, seed_builder
@@ -168,6 +171,7 @@ class ActiveLearningLoop:
         self.progress = progress
         self.run_info = dict(run_info or {})
         self.scenario = scenario
+        self.stopping = list(stopping)
         self.oracle = Oracle(task.train["label"].to_numpy())
         self.test_labels = task.test["label"].to_numpy()
         self.ids = task.train["id"].astype(str).to_numpy()
@@ -213,8 +217,12 @@ class ActiveLearningLoop:
             start = 0
         self.check_budget(int(labelled.upto(0).rows.size))
         has_model = False
+        # M_{t-1}'s stop-set (test texts) predictions, for the stopping statistics of iteration t.
+        previous_probs: np.ndarray | None = None
         if 0 < start <= self.al.iterations:
             has_model = self._fit(labelled, start - 1)[0]
+            if has_model:
+                previous_probs = self.learner.predict_test()
         for iteration in range(start, self.al.iterations + 1):
             timings: dict[str, float] = {}
             selected = np.zeros(0, dtype=np.int64)
@@ -224,12 +232,19 @@ class ActiveLearningLoop:
                 labelled.add(selected, self.oracle.label(selected), iteration)
             has_model, timings["train_seconds"] = self._fit(labelled, iteration)
             started = time.perf_counter()
-            metrics: dict[str, float] = {}
+            metrics: dict[str, Any] = {}
             if has_model:
                 self._phase(iteration, "evaluate")
-                metrics = classification_metrics(self.learner.predict_test(), self.test_labels)
+                test_probs = self.learner.predict_test()
+                metrics = {
+                    **classification_metrics(test_probs, self.test_labels),
+                    **stopping_statistics(test_probs, previous_probs),
+                }
+                previous_probs = test_probs
             timings["eval_seconds"] = time.perf_counter() - started
             record = self._record(iteration, labelled, selected, metrics, timings, batch_stats)
+            if self.stopping:
+                record["stopped_by"] = stopped_by(self.stopping, [*records, record])
             # State first: a kill between the two writes redoes this iteration identically.
             self.store.save_state({"iteration": iteration, "labelled": labelled.to_state()})
             self.store.append(record)
@@ -303,7 +318,7 @@ class ActiveLearningLoop:
         iteration: int,
         labelled: LabelledSet,
         selected: np.ndarray,
-        metrics: dict[str, float],
+        metrics: dict[str, Any],
         timings: dict[str, float],
         batch_stats: dict[str, float],
     ) -> dict[str, Any]:

@@ -86,3 +86,26 @@ class PoolOutputs:
                 f"declare it in its `needs`."
             )
         return np.asarray(value)
+
+
+def class_probs(probs: np.ndarray) -> np.ndarray:
+    """``[n, C]`` class probabilities from ``(n,)`` positive-class probabilities or ``(n, C)``."""
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim == 1:
+        return np.stack([1.0 - p, p], axis=1)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ValueError(f"probabilities must have shape (n,) or (n, C ≥ 2), got {p.shape}")
+    return p
+
+
+def mc_class_probs(mc_probs: np.ndarray) -> np.ndarray:
+    """``[n, C, T]`` from MC-dropout passes stored as ``(T, n)`` (binary: the positive class) or
+    ``(T, n, C)``."""
+    mc = np.asarray(mc_probs, dtype=np.float64)
+    if mc.ndim == 2:
+        return np.stack([1.0 - mc.T, mc.T], axis=1)
+    if mc.ndim != 3 or mc.shape[2] < 2:
+        raise ValueError(
+            f"MC probabilities must have shape (T, n) or (T, n, C ≥ 2), got {mc.shape}"
+        )
+    return np.transpose(mc, (1, 2, 0))

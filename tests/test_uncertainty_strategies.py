@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from al_bert.outputs import PoolOutputs
+from al_bert.outputs import PoolOutputs, class_probs, mc_class_probs
 from al_bert.strategies.bald import BALD
 from al_bert.strategies.batchbald import BatchBALD, _joint_entropies
 from al_bert.strategies.entropy import Entropy
 from al_bert.strategies.least_confidence import LeastConfidence
 from al_bert.strategies.margin import Margin
-from al_bert.strategies.uncertainty import bald, class_probs, mc_class_probs
+from al_bert.strategies.uncertainty import bald
 
 LN2 = np.log(2.0)
 
@@ -37,7 +37,10 @@ def test_binary_entropy_and_margin_rank_as_least_confidence():
     outputs = pool(200, probs=rng.uniform(size=200))
     lc = LeastConfidence().select(outputs, np.ones(200), 20, np.random.default_rng(2))
     for strategy in (Entropy(), Margin()):
-        assert strategy.select(outputs, np.ones(200), 20, np.random.default_rng(2)).tolist() == lc.tolist()
+        assert (
+            strategy.select(outputs, np.ones(200), 20, np.random.default_rng(2)).tolist()
+            == lc.tolist()
+        )
 
 
 def test_bald_on_a_hand_checkable_mc_tensor():
@@ -55,7 +58,9 @@ def test_bald_on_a_hand_checkable_mc_tensor():
     positive = mc[:, 1, :].T
     np.testing.assert_allclose(mc_class_probs(positive), mc)
     outputs = pool(3, mc_probs=positive)
-    assert BALD(mc_passes=2).select(outputs, np.ones(3), 1, np.random.default_rng(0)).tolist() == [0]
+    assert BALD(mc_passes=2).select(outputs, np.ones(3), 1, np.random.default_rng(0)).tolist() == [
+        0
+    ]
     np.testing.assert_allclose(class_probs(np.array([0.25])), [[0.75, 0.25]])
 
 

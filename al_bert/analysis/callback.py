@@ -146,10 +146,32 @@ class CompareOnMultirunEnd(Callback):
             say(f"{PREFIX} {note}")
         for note in notes:
             say(f"{PREFIX} skipped {note}")
+        paths += self._stopping(config, frame, table.data.attrs.get("metric", "f1"), sweep_dir)
         say(f"{PREFIX} wrote {', '.join(str(p) for p in [*paths, *images.values()])}")
         if self.wandb if self.wandb is not None else uses_wandb(config):
             log_to_wandb(table, images, config, sweep_dir)
         return paths[0]
+
+    def _stopping(self, config: DictConfig, frame: Any, metric: str, sweep_dir: Path) -> list[Path]:
+        """Print and write when each configuration could have stopped (the sweep's ``stopping``
+        criteria on its records); nothing when it has none. A failure is one printed line."""
+        try:
+            from hydra.utils import instantiate
+
+            from al_bert.analysis.stopping import stopping_table
+
+            nodes = OmegaConf.select(config, "stopping.criteria", default=None) or []
+            criteria = [instantiate(node) for node in nodes]
+            if not criteria:
+                return []
+            table = stopping_table(frame, criteria, metric)
+            say(f"\n# {table.title}\n\n{table.markdown}\n")
+            for note in table.notes:
+                say(f"{PREFIX} {note}")
+            return table.write(sweep_dir)
+        except Exception as error:
+            say(f"{PREFIX} stopping criteria not compared ({type(error).__name__}: {error})")
+            return []
 
 
 def log_to_wandb(table: Any, images: dict[str, Path], config: DictConfig, sweep_dir: Path) -> None:

@@ -394,7 +394,7 @@ def _versus_baseline(
 # ------------------------------------------------------------------------------------------ output
 
 
-def _interval(mean: float, low: float, high: float, digits: int = 3, sign: bool = False) -> str:
+def interval_text(mean: float, low: float, high: float, digits: int = 3, sign: bool = False) -> str:
     fmt = f"{{:{'+' if sign else ''}.{digits}f}}"
     if not math.isfinite(mean):
         return MISSING
@@ -461,10 +461,10 @@ def display_rows(result: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
                 strategy,
                 cell_text(row["weighting"]),
                 str(row["seeds"]),
-                _interval(row["final_mean"], row["final_low"], row["final_high"]),
-                _interval(row["auc_mean"], row["auc_low"], row["auc_high"]),
-                _interval(row["diff_mean"], row["diff_low"], row["diff_high"], sign=True),
-                _interval(row["p_beat"], row["p_beat_low"], row["p_beat_high"], digits=2),
+                interval_text(row["final_mean"], row["final_low"], row["final_high"]),
+                interval_text(row["auc_mean"], row["auc_low"], row["auc_high"]),
+                interval_text(row["diff_mean"], row["diff_low"], row["diff_high"], sign=True),
+                interval_text(row["p_beat"], row["p_beat_low"], row["p_beat_high"], digits=2),
                 format_p(row["p_holm"]),
                 _seeds_cell(row),
                 _labels_cell(row, start, end),

@@ -11,9 +11,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from al_bert.outputs import InferenceRequest, Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs, mc_class_probs
 from al_bert.strategies.base import ScoreStrategy
-from al_bert.strategies.uncertainty import bald, mc_class_probs
+from al_bert.strategies.uncertainty import bald
 from al_bert.validation import whole_number
 
 

@@ -23,9 +23,9 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import xlogy
 
-from al_bert.outputs import InferenceRequest, Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs, mc_class_probs
 from al_bert.strategies.base import Strategy, check_selectable
-from al_bert.strategies.uncertainty import entropy, mc_class_probs
+from al_bert.strategies.uncertainty import entropy
 from al_bert.validation import whole_number
 
 CHUNK_FLOATS = 1 << 22  # candidates are scored in chunks of at most this many joint probabilities

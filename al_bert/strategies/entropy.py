@@ -9,9 +9,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from al_bert.outputs import InferenceRequest, Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs, class_probs
 from al_bert.strategies.base import ScoreStrategy
-from al_bert.strategies.uncertainty import class_probs, entropy
+from al_bert.strategies.uncertainty import entropy
 
 
 class Entropy(ScoreStrategy):

@@ -1,38 +1,15 @@
 """Uncertainty heuristics on class-probability arrays, for any number of classes C ≥ 2.
 
 Arrays follow baal's layout: ``[n, C]`` for one prediction per pool row, ``[n, C, T]`` for T stochastic
-(MC-dropout) passes. :func:`class_probs` and :func:`mc_class_probs` bring :class:`~al_bert.outputs.PoolOutputs`
-into that layout (a binary task stores the positive class only: ``(n,)`` and ``(T, n)``). Entropies are in
-nats; the strategies rank by them, so the base does not matter.
+(MC-dropout) passes (:func:`al_bert.outputs.class_probs` and :func:`~al_bert.outputs.mc_class_probs` bring
+:class:`~al_bert.outputs.PoolOutputs` into that layout). Entropies are in nats; the strategies rank by
+them, so the base does not matter.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import xlogy
-
-
-def class_probs(probs: np.ndarray) -> np.ndarray:
-    """``[n, C]`` class probabilities from ``(n,)`` positive-class probabilities or ``(n, C)``."""
-    p = np.asarray(probs, dtype=np.float64)
-    if p.ndim == 1:
-        return np.stack([1.0 - p, p], axis=1)
-    if p.ndim != 2 or p.shape[1] < 2:
-        raise ValueError(f"probabilities must have shape (n,) or (n, C ≥ 2), got {p.shape}")
-    return p
-
-
-def mc_class_probs(mc_probs: np.ndarray) -> np.ndarray:
-    """``[n, C, T]`` from MC-dropout passes stored as ``(T, n)`` (binary: the positive class) or
-    ``(T, n, C)``."""
-    mc = np.asarray(mc_probs, dtype=np.float64)
-    if mc.ndim == 2:
-        return np.stack([1.0 - mc.T, mc.T], axis=1)
-    if mc.ndim != 3 or mc.shape[2] < 2:
-        raise ValueError(
-            f"MC probabilities must have shape (T, n) or (T, n, C ≥ 2), got {mc.shape}"
-        )
-    return np.transpose(mc, (1, 2, 0))
 
 
 def entropy(p: np.ndarray, axis: int = 1) -> np.ndarray:

@@ -32,6 +32,7 @@ NON_IDENTITY_KEYS = (
     "verbose",
     "run",
     "allow_environment_change",
+    "stopping",  # criteria read the records; they never stop or change a run (al_bert/stopping.py)
 )
 # Dataset keys that said where the (checksum-verified) files come from, in the ``run.json`` of runs made
 # before these settings moved to ``paths.data``: still ignored, so those runs keep their keys.
