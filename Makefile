@@ -64,8 +64,8 @@ table-datasets:  ## outputs/tables/datasets.{csv,md}: sizes, priors and query qu
 bench-select:  ## benchmarks/select.{md,json}: selection cost per strategy vs one pool pass (paper 1 Table 2)
 	$(PYTHON) scripts/bench_select.py --out benchmarks
 
-bench-memory:  ## benchmarks/memory.{md,json}: resident memory after each of 20 in-process jobs, and with oneDNN's cache off
-	$(PYTHON) scripts/bench_memory.py --out benchmarks --compare-env ONEDNN_PRIMITIVE_CACHE_CAPACITY=0
+bench-memory:  ## benchmarks/memory.{md,json}: resident memory after each of 24 in-process jobs (al-bert's oneDNN cache of 256), vs torch's 1024, the cache off, MKL's allocator off
+	$(PYTHON) scripts/bench_memory.py --out benchmarks --jobs 24 --compare-env ONEDNN_PRIMITIVE_CACHE_CAPACITY=1024 ONEDNN_PRIMITIVE_CACHE_CAPACITY=0 ONEDNN_PRIMITIVE_CACHE_CAPACITY=0,MKL_DISABLE_FAST_MM=1
 
 bench-train:  ## benchmarks/train.{md,json}: a fine-tuning step's forward+backward / optimiser / other, al-bert vs bare PyTorch, per trainer
 	$(PYTHON) scripts/bench_train.py --out benchmarks
