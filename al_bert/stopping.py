@@ -4,7 +4,7 @@ A criterion never stops a research run. It reads the per-iteration records (thei
 :mod:`al_bert.metrics.stopping`, and their metrics) and answers :meth:`StoppingCriterion.fires_at`: the
 first iteration at which it would have said "stop", or None. Each record lists the criteria that had
 fired by its iteration (``stopped_by``); the sweep comparison evaluates them again from the records with
-the sweep's ``stopping`` config (:func:`al_bert.analysis.compare.stopping_table`), so changing a
+the sweep's ``stopping`` config (:func:`al_bert.analysis.stopping.stopping_table`), so changing a
 threshold needs no new run. ``stopping`` is therefore not part of a run's key.
 
 Defaults are the libraries' own (small-text 2.0.0.dev3 / v1.3.3+, baal 2.1.0) where they have one; where
@@ -179,8 +179,9 @@ class EarlyStopping(StoppingCriterion):
         self.epsilon = finite_number("stopping.early_stopping.epsilon", epsilon, low=0)
 
     def stops(self, records: Sequence[dict[str, Any]]) -> bool:
-        values = _series(records, self.metric)
-        if len(values) < self.patience or any(v is None for v in values):
+        # Iterations without a model (a cold start's iteration 0) have no metric, as baal appends none.
+        values = [v for v in _series(records, self.metric) if v is not None]
+        if len(values) < self.patience:
             return False
         history = np.asarray(values, dtype=np.float64)
         near = np.isclose(history, history[-1], atol=self.epsilon)

@@ -27,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,26 +81,42 @@ def heap_mb() -> dict[str, float]:
 
 
 def live_arrays_mb() -> dict[str, float]:
-    """Bytes held by NumPy arrays and CPU tensors that Python still reaches (``gc.get_objects``), each
-    buffer counted once: if these stay flat, the growth is inside libraries, not data al-bert keeps."""
+    """Bytes held by NumPy arrays and CPU tensors that Python still reaches, each buffer counted once: if
+    these stay flat, the growth is inside libraries, not data al-bert keeps. Arrays are not tracked by the
+    cyclic collector, so they are found as referents of the objects it tracks (dicts, lists, instances)."""
     import numpy as np
 
     seen: set[int] = set()
     arrays = tensors = 0.0
-    for obj in gc.get_objects():
-        if isinstance(obj, np.ndarray) and obj.base is None and id(obj) not in seen:
-            seen.add(id(obj))
-            arrays += obj.nbytes
-        elif type(obj) is torch.Tensor or (
-            type(obj) is torch.nn.Parameter and obj.device.type == "cpu" and not obj.is_meta
-        ):
-            try:
-                storage = obj.untyped_storage()
-            except (RuntimeError, NotImplementedError):
-                continue
-            if storage.data_ptr() not in seen:
-                seen.add(storage.data_ptr())
-                tensors += storage.nbytes()
+
+    def reachable() -> Iterator[object]:
+        # Untracked containers (a dict or tuple holding only arrays is untracked) are opened one level.
+        for holder in gc.get_objects():
+            yield holder
+            for obj in gc.get_referents(holder):
+                yield obj
+                if isinstance(obj, dict | list | tuple) and not gc.is_tracked(obj):
+                    yield from gc.get_referents(obj)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # isinstance on deprecated torch aliases warns
+        for obj in reachable():  # a generator: no list of every object (it would move the RSS)
+            if isinstance(obj, np.ndarray):
+                owner = obj.base if isinstance(obj.base, np.ndarray) else obj
+                if id(owner) not in seen:
+                    seen.add(id(owner))
+                    arrays += owner.nbytes
+            elif type(obj) in (torch.Tensor, torch.nn.Parameter):
+                assert isinstance(obj, torch.Tensor)
+                if obj.device.type != "cpu" or obj.is_meta:
+                    continue
+                try:
+                    storage = obj.untyped_storage()
+                except (RuntimeError, NotImplementedError):
+                    continue
+                if storage.data_ptr() not in seen:
+                    seen.add(storage.data_ptr())
+                    tensors += storage.nbytes()
     return {"numpy_mb": arrays / 2**20, "tensors_mb": tensors / 2**20}
 
 

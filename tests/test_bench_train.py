@@ -23,13 +23,15 @@ def bench():
     return load_script("bench_train")
 
 
-@pytest.mark.parametrize("fused", [False, True])
-def test_step_timer_marks_every_phase_of_a_lightning_fit(bench, fused):
+@pytest.mark.parametrize(("fused", "precision"), [(False, "32"), (True, "32"), (True, "bf16")])
+def test_step_timer_marks_every_phase_of_a_lightning_fit(bench, fused, precision):
+    """Fused AdamW with gradient clipping under bf16-mixed too (Lightning's mixed-precision plugin refuses
+    that pair unless ALClassifier clips itself: its check guards fp16's GradScaler only)."""
     task = synthetic_task(n_train=120, n_test=20)
     backbone = BackboneConfig(name_or_path="tiny-random-bert")
     training = TrainingConfig(
         max_epochs=2, batch_size=8, max_length=32, max_grad_norm=1.0, fused_adamw=fused,
-        select_best_on_dev=False, precision="32",
+        select_best_on_dev=False, precision=precision,
     )  # fmt: skip
     datamodule = build_datamodule(task, backbone, training)
     rows = np.arange(40)

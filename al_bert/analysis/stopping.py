@@ -48,7 +48,7 @@ def run_outcomes(
                     "fired": fired is not None,
                     "iteration": float(fired) if fired is not None else float("nan"),
                     "labels_saved": float(last["annotated"]) - float(at["annotated"]),
-                    "metric_given_up": float(last[metric]) - float(at[metric]),
+                    "metric_given_up": _value(last, metric) - _value(at, metric),
                 }
             )
     return pd.DataFrame(rows)
@@ -109,6 +109,11 @@ def stopping_table(
     ]
     title = f"When each configuration could have stopped ({len(criteria)} criteria, {metric})"
     return Table(name, title, data, markdown_table(header, body), notes)
+
+
+def _value(record: dict[str, Any], key: str) -> float:
+    value = record.get(key)
+    return float("nan") if value is None else float(value)
 
 
 def _summary(name: str, values: pd.Series) -> dict[str, float]:

@@ -14,8 +14,8 @@ and describe M_t alone:
 
 - ``stop_entropy``: the mean entropy of the predicted distribution, normalised by log C (Zhu et al. 2008's
   overall uncertainty, as small-text's ``OverallUncertainty``);
-- ``stop_least_confidence``: the mean of 1 − max_c p_c (the uncertainty baal's
-  ``LowAverageUncertaintyStoppingCriterion`` averages when the heuristic is least confidence).
+- ``stop_least_confidence``: the mean of 1 − max_c p_c, the uncertainty our ``LowAverageUncertainty`` averages
+  (baal's averages whatever scores its heuristic returns; docs/reproducibility.md).
 """
 
 from __future__ import annotations

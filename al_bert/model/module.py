@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import lightning as L
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision, Precision
+from lightning.pytorch.utilities import GradClipAlgorithmType
 from torch import nn
 from torchmetrics.functional.classification import binary_f1_score
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
@@ -108,6 +110,22 @@ class ALClassifier(L.LightningModule):
         """Per-example positive probability and the sentence vector that enters the classifier."""
         logits, pooled = self(batch["input_ids"], batch["attention_mask"])
         return {"probs": torch.softmax(logits.float(), dim=-1)[:, 1], "embeddings": pooled.float()}
+
+    def configure_gradient_clipping(
+        self,
+        optimizer: torch.optim.Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Lightning's clipping. Its mixed-precision plugin refuses to clip for a fused optimiser because
+        fp16's GradScaler would leave the gradients scaled (a fused step unscales inside); bf16-mixed has
+        no scaler, so there the gradients are clipped exactly as the plugin's base class clips them."""
+        plugin = self.trainer.precision_plugin
+        if isinstance(plugin, MixedPrecision) and plugin.scaler is None and gradient_clip_val:
+            algorithm = GradClipAlgorithmType(gradient_clip_algorithm or "norm")
+            Precision.clip_gradients(plugin, optimizer, gradient_clip_val, algorithm)
+            return
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def configure_optimizers(self):
         """AdamW in four groups: (encoder | head) × (decayed | biases and LayerNorm weights)."""

@@ -64,9 +64,16 @@ class BatchBALD(Strategy):
         chosen: list[int] = []
         for _ in range(k):
             if not sampled and joint.shape[1] * classes > self.max_configurations:
-                joint, sampled = self._sample_configurations(joint, rng), True
+                joint, sampled = _normalised(self._sample_configurations(joint, rng)), True
             joint_entropy = _joint_entropies(joint, per_pass, sampled)
-            gain = np.maximum(joint_entropy - batch_entropy - conditional, 0.0)
+            # Sampled columns are kept at mean 1 over the passes (no underflow over a long batch): the
+            # estimate is then H(y_x | batch) itself, H(batch) having cancelled out (see _normalised).
+            gain = (
+                joint_entropy - conditional
+                if sampled
+                else joint_entropy - batch_entropy - conditional
+            )
+            gain = np.maximum(gain, 0.0)
             score = np.where(available, weights * gain, -np.inf)
             best = int(order[np.argmax(score[order])])
             chosen.append(best)
@@ -80,7 +87,7 @@ class BatchBALD(Strategy):
                 given /= given.sum(axis=1, keepdims=True)
                 labels = (rng.random((given.shape[0], 1)) > given.cumsum(axis=1)).sum(axis=1)
                 labels = np.minimum(labels, classes - 1)
-                joint = joint * added[:, labels]
+                joint = _normalised(joint * added[:, labels])
             else:
                 joint = (joint[:, :, None] * added[:, None, :]).reshape(passes, -1)
         return np.sort(np.asarray(chosen, dtype=np.int64))
@@ -90,6 +97,15 @@ class BatchBALD(Strategy):
         probability = joint.mean(axis=0)
         picked = rng.choice(probability.size, size=self.samples, p=probability / probability.sum())
         return joint[:, picked]
+
+
+def _normalised(joint: np.ndarray) -> np.ndarray:
+    """Sampled configurations' per-pass probabilities scaled to mean 1 over the passes.
+
+    Scaling column m by 1/p(ŷ_m) leaves each ratio p(ŷ_m, y)/p(ŷ_m) of the estimator unchanged and shifts
+    −(1/M) Σ_m Σ_y (p(ŷ_m, y)/p(ŷ_m)) log p(ŷ_m, y) by exactly (1/M) Σ_m log p(ŷ_m), the estimate of −H(batch):
+    on scaled columns :func:`_joint_entropies` estimates H(batch, y_x) − H(batch) = H(y_x | batch)."""
+    return joint / joint.mean(axis=0, keepdims=True)
 
 
 def _joint_entropies(joint: np.ndarray, per_pass: np.ndarray, sampled: bool) -> np.ndarray:
