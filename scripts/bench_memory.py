@@ -195,9 +195,9 @@ def _breakdown_lines(report: dict[str, Any]) -> list[str]:
             "job 2), so al-bert keeps no data between jobs: what grows is held inside the libraries."
         )
     kind = (
-        "live native allocations (library caches), not fragmentation or Python objects"
-        if in_use > max(free, 0) and in_use >= 0.5 * report["growth_mb"]
-        else "not mainly live allocations"
+        "mostly live allocations (library caches), not Python objects"
+        if in_use >= 0.5 * report["growth_mb"]
+        else "mostly freed memory the allocator keeps (fragmentation)"
     )
     return [
         f"From job 2 to job {last['job']}: malloc in use {in_use:+.0f} MiB, free in heap "
