@@ -41,3 +41,16 @@ def test_gpu_check_dry_run_checks_the_backends_this_machine_has(tmp_path):
     report = json.loads((tmp_path / "al-bert-gpu-check-dry-run" / "backends.json").read_text())
     assert report["all_agree"] and "torch" in report["backends"]
     assert set(report["agree"]["torch"]) == {"core_set", "badge", "kmeans_pp", "knn"}
+
+
+def test_memory_report_renders_and_attributes_the_growth():
+    bench = load_script("bench_memory")
+    report = json.loads((REPO / "benchmarks/memory.json").read_text())
+    rows = report["per_job"]
+    assert report["growth_mb"] == rows[-1]["rss_mb"] - rows[1]["rss_mb"]
+    assert report["target_met"] == (report["growth_mb"] < bench.TARGET_MB)
+    variants = {v["env"]: v["growth_mb"] for v in report["compared"]}
+    # the measured reason for al-bert's oneDNN cache default: torch's 1024 grows more than 256 does
+    assert variants["ONEDNN_PRIMITIVE_CACHE_CAPACITY=1024"] > report["growth_mb"]
+    assert all(r["numpy_mb"] + r["tensors_mb"] < 1 for r in rows)
+    assert bench.render_markdown(report) == (REPO / "benchmarks/memory.md").read_text()
