@@ -37,8 +37,9 @@ GROUPS = {"strategy": Strategy, "weighting": Weighting, "seed_builder": SeedBuil
 
 
 def build_components(cfg: DictConfig) -> dict[str, Any]:
-    """Instantiate and validate every config group (the run-level values were checked by
-    :func:`check_settings`); a typo or bad value fails here, before any work."""
+    """Check the run-level values and instantiate and validate every config group; a typo or bad value
+    fails here, before any data is read."""
+    check_settings(cfg)
     parts = {group: instantiate_group(cfg[group], group) for group in GROUPS}
     for group, kind in GROUPS.items():
         if not isinstance(parts[group], kind):
@@ -63,10 +64,8 @@ def run_experiment(cfg: DictConfig, identity: RunIdentity | None = None) -> list
     :class:`RunFailure` (recorded in ``run.json`` once the run has started) and never loses finished
     iterations."""
     try:
-        if identity is None:
-            check_settings(cfg)
-            identity = RunIdentity.of(cfg)
         parts = build_components(cfg)
+        identity = identity or RunIdentity.of(cfg)
         store = ResultsStore(identity.results_dir)
         with store.exclusive():
             return _run_held(identity, parts, store)
