@@ -115,9 +115,22 @@ def key_of(overrides: list[str]) -> str:
     return run_key(compose_config(overrides))
 
 
+def table_rows(output: str, title: str) -> list[str]:
+    """The rows of the markdown table printed under the heading that starts with ``# <title>``."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"# {title}")), len(lines))
+    rows: list[str] = []
+    for line in lines[start + 1 :]:
+        if line.startswith("|"):
+            rows.append(line)
+        elif rows:
+            break
+    return [row for row in rows if row.startswith("| ")]  # without the |---| line
+
+
 def comparison_rows(output: str) -> list[str]:
     """The comparison table's rows without the seconds column (compute time differs by host)."""
-    return [row.rsplit("|", 2)[0] for row in output.splitlines() if row.startswith("| ")]
+    return [row.rsplit("|", 2)[0] for row in table_rows(output, "Comparison")]
 
 
 def slurm_logs(sweep_root: Path) -> str:
@@ -199,6 +212,10 @@ def test_slurm_sweep_matches_the_local_sweep(cluster: dict[str, str], tmp_path: 
         assert without_timings(got) == without_timings(want)
     assert comparison_rows(slurm_out) == comparison_rows(local_out)
     assert len(comparison_rows(slurm_out)) == 3  # header and two strategies
+    # when each could have stopped: the same criteria on the same records, wherever the jobs ran
+    stopping = table_rows(slurm_out, "When each configuration could have stopped")
+    assert stopping == table_rows(local_out, "When each configuration could have stopped")
+    assert len(stopping) == 1 + 2 * 8  # header, two strategies × the eight default criteria
 
     # One M0 per seed, trained by one job while the other waited on the lock and reused it.
     caches = sorted((slurm_root / ".cache" / "iteration0").iterdir())
