@@ -24,6 +24,7 @@ Writes ``<out>/train<suffix>.json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -260,7 +261,7 @@ def bench_trainer(name: str, iterations: int, threads: int) -> dict[str, Any]:
     }
     results: dict[str, Any] = {}
     for label, (how, fused) in variants.items():
-        training = TrainingConfig(**{**_fields(base), "fused_adamw": fused})
+        training = dataclasses.replace(base, fused_adamw=fused)
         steps: list[dict[str, float]] = []
         fit_seconds: list[float] = []
         for iteration, labelled in enumerate(sets):
@@ -314,12 +315,6 @@ def copy_gib_s(mib: int = 256, repeats: int = 5) -> float:
         target.copy_(source)
         best = min(best, _now() - started)
     return 2 * mib / 1024 / best
-
-
-def _fields(training: TrainingConfig) -> dict[str, Any]:
-    from dataclasses import fields
-
-    return {f.name: getattr(training, f.name) for f in fields(training)}
 
 
 def summarize(steps: list[dict[str, float]], fit_seconds: list[float]) -> dict[str, Any]:

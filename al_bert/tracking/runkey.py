@@ -154,10 +154,11 @@ class RunIdentity:
         assert isinstance(resolved, dict)
         config = {str(k): v for k, v in resolved.items() if k != "hydra"}
         ident = identity(config)
+        key = _digest(ident)
         return cls(
-            key=_digest(ident),
+            key=key,
             iteration0_key=_digest(ident, ITERATION0_KEYS),
-            results_dir=Path(str(config["paths"]["output_root"])) / "runs" / _digest(ident),
+            results_dir=Path(str(config["paths"]["output_root"])) / "runs" / key,
             data_digest=dict(ident.get("data_digest", {})),
             config=config,
         )
