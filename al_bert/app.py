@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from al_bert.config_groups import check_settings, instantiate_group, settings_object
 from al_bert.console import RunConsole, format_table, quiet_frameworks, say
+from al_bert.data.catalog import declares_multiclass
 from al_bert.data.fetch import FetchSettings
 from al_bert.devices import configure_threads
 from al_bert.errors import AlBertError, ConfigError, RunBusyError, RunFailure, one_line
@@ -47,6 +48,14 @@ def build_components(cfg: DictConfig) -> dict[str, Any]:
                 f"{group} config builds {type(parts[group]).__name__}, not a {kind.__name__}"
             )
     check_scenario(parts["seed_builder"], str(cfg.scenario.name))
+    if parts["seed_builder"].scenario == "imbalanced_practical" and declares_multiclass(
+        cfg.dataset
+    ):
+        raise ConfigError(
+            f"scenario=imbalanced_practical is binary (a keyword query finds positives) and "
+            f"dataset={cfg.dataset.get('name')} is multi-class; use scenario=imbalanced, balanced, "
+            f"warm_start or cold_start"
+        )
     parts["training"] = instantiate_group(cfg.trainer, "trainer")
     parts["backbone"] = settings_object(BackboneConfig, cfg.model, "model")
     parts["al"] = settings_object(ALConfig, cfg.al, "al")

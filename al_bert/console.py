@@ -26,6 +26,7 @@ TABLE_COLUMNS = (
     "positives_selected",
     "accuracy",
     "f1",
+    "macro_f1",
     "balanced_accuracy",
     "roc_auc",
     "positives_ratio",
@@ -33,7 +34,12 @@ TABLE_COLUMNS = (
     "select_seconds",
 )
 # The metrics of the one line printed per finished iteration.
-LINE_METRICS = (("f1", "F1"), ("balanced_accuracy", "bal.acc"), ("roc_auc", "AUC"))
+LINE_METRICS = (
+    ("f1", "F1"),
+    ("macro_f1", "macro-F1"),
+    ("balanced_accuracy", "bal.acc"),
+    ("roc_auc", "AUC"),
+)
 
 
 def say(text: str, stream: TextIO | None = None) -> None:
@@ -99,7 +105,8 @@ def iteration_line(record: dict[str, Any], iterations: int) -> str:
     parts = [
         f"it {record['iteration']}/{iterations}",
         f"L={record.get('train_size', 0)}",
-        f"pos={record.get('positives_selected', 0)}",
+        # positives found; on a multi-class task, examples of the pool's rarest class ("ABBR=3")
+        f"{record.get('rarest_class', 'pos')}={record.get('positives_selected', 0)}",
     ]
     for key, label in LINE_METRICS:
         value = record.get(key)

@@ -173,6 +173,10 @@ class ActiveLearningLoop:
         self.scenario = scenario
         self.stopping = list(stopping)
         self.oracle = Oracle(task.train["label"].to_numpy())
+        # The class the positives_* columns count: the positive class (binary, the papers), the pool's
+        # rarest class on a multi-class task (its share of the selection is the imbalance question).
+        counts = np.bincount(task.train["label"].to_numpy(), minlength=task.num_classes)
+        self.positive_label = int(np.argmin(counts)) if task.multiclass else 1
         self.test_labels = task.test["label"].to_numpy()
         self.ids = task.train["id"].astype(str).to_numpy()
 
@@ -322,24 +326,27 @@ class ActiveLearningLoop:
         timings: dict[str, float],
         batch_stats: dict[str, float],
     ) -> dict[str, Any]:
-        annotated_labels = labelled.labels[labelled.annotated]
-        selected_labels = labelled.labels[labelled.joined >= 1]
+        is_positive = labelled.labels == self.positive_label
+        annotated_positives = is_positive[labelled.annotated]
+        selected_positives = is_positive[labelled.joined >= 1]
         record: dict[str, Any] = dict(self.run_info)
         record.update(
             iteration=iteration,
             train_size=int(labelled.rows.size),
             annotated=int(labelled.annotated.sum()),
             # Every annotated positive, seed included.
-            positives_labelled=int(annotated_labels.sum()),
+            positives_labelled=int(annotated_positives.sum()),
             # Paper 2 §5.2: positives among the examples the strategy selected (iterations 1..t),
             # never the seed or warm start; undefined (null) before anything is selected.
-            positives_selected=int(selected_labels.sum()),
-            positives_ratio=float(selected_labels.mean()) if selected_labels.size else None,
-            batch_positives=int(labelled.labels[labelled.joined == iteration].sum())
+            positives_selected=int(selected_positives.sum()),
+            positives_ratio=float(selected_positives.mean()) if selected_positives.size else None,
+            batch_positives=int(is_positive[labelled.joined == iteration].sum())
             if iteration
             else 0,
             selected_ids=self.ids[selected].tolist(),
         )
+        if self.task.multiclass:
+            record["rarest_class"] = self.task.class_name(self.positive_label)
         record.update(metrics)
         record.update(timings)
         record.update(batch_stats)

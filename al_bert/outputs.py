@@ -18,12 +18,13 @@ class Need(str, Enum):
     """A model output over the pool that a consumer can ask for."""
 
     PROBS = "probs"
-    """P(y = 1 | x) under the fine-tuned model, shape (n,)."""
+    """P(y = 1 | x) under the fine-tuned model, shape (n,); P(y = c | x) of C > 2 classes, shape (n, C)."""
     EMBEDDINGS = "embeddings"
     """The sentence vector that enters the classification layer (paper 1's "[CLS] embedding"; the
     backbone's ``model.pooling``: BERT's pooler, [CLS] or the masked mean), shape (n, d)."""
     MC_PROBS = "mc_probs"
-    """P(y = 1 | x) from T stochastic passes with dropout on in the whole model, shape (T, n)."""
+    """P(y = 1 | x) from T stochastic passes with dropout on in the whole model, shape (T, n); shape
+    (T, n, C) for C > 2 classes."""
     LABELLED_EMBEDDINGS = "labelled_embeddings"
     """The sentence vectors of the labelled set L (with ``labelled_labels``), shape (|L|, d)."""
     EXPECTED_GRAD_NORMS = "expected_grad_norms"
@@ -73,6 +74,8 @@ class PoolOutputs:
     labelled_positions: np.ndarray | None = None
     labelled_embeddings: np.ndarray | None = None
     labelled_labels: np.ndarray | None = None
+    num_classes: int = 2
+    """C, the classes the model predicts (``probs`` is (n,) for 2, (n, C) otherwise)."""
 
     def __len__(self) -> int:
         return int(len(self.pool_positions))

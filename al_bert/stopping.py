@@ -169,18 +169,22 @@ class EarlyStopping(StoppingCriterion):
     """A metric that has levelled off (baal ``EarlyStoppingCriterion``: the last ``patience`` + 1 values,
     or all of them while there are no more, lie within ``epsilon`` of the latest, ``np.isclose``'s relative
     1e-5 included; baal's defaults). The metric is the evaluation metric, as baal's loop passes: it reads
-    test labels, which a practitioner would replace by a labelled validation set."""
+    test labels, which a practitioner would replace by a labelled validation set. ``metric="auto"``: F1
+    on a binary task, macro-F1 on a multi-class one."""
 
     name = "early_stopping"
 
-    def __init__(self, metric: str = "f1", patience: int = 10, epsilon: float = 1e-4) -> None:
+    def __init__(self, metric: str = "auto", patience: int = 10, epsilon: float = 1e-4) -> None:
         self.metric = text("stopping.early_stopping.metric", metric)
         self.patience = whole_number("stopping.early_stopping.patience", patience, low=1)
         self.epsilon = finite_number("stopping.early_stopping.epsilon", epsilon, low=0)
 
     def stops(self, records: Sequence[dict[str, Any]]) -> bool:
         # Iterations without a model (a cold start's iteration 0) have no metric, as baal appends none.
-        values = [v for v in _series(records, self.metric) if v is not None]
+        metric = self.metric
+        if metric == "auto":
+            metric = "macro_f1" if any("macro_f1" in r for r in records) else "f1"
+        values = [v for v in _series(records, metric) if v is not None]
         if len(values) < self.patience:
             return False
         history = np.asarray(values, dtype=np.float64)

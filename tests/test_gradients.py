@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 import torch
 
 from al_bert.model.backbones import BackboneConfig
 from al_bert.model.encoder_learner import build_datamodule
-from al_bert.model.gradients import expected_gradient_lengths, margin_grad_norms
+from al_bert.model.gradients import expected_gradient_lengths, scalar_grad_norms
 from al_bert.model.module import ALClassifier, OptimConfig
 from al_bert.model.training import TrainingConfig
 from al_bert.strategies.egl import last_layer_egl
@@ -15,10 +18,13 @@ from al_bert.strategies.least_confidence import binary_entropy
 from tests.conftest import synthetic_task
 
 
-def _tiny_model(pooling: str) -> ALClassifier:
+def _tiny_model(pooling: str, num_classes: int = 2) -> ALClassifier:
     torch.manual_seed(0)
     model = ALClassifier(
-        BackboneConfig(name_or_path="tiny-random-bert", pooling=pooling), OptimConfig(), 1
+        BackboneConfig(name_or_path="tiny-random-bert", pooling=pooling),
+        OptimConfig(),
+        1,
+        num_classes=num_classes,
     )
     model.eval()
     return model
@@ -32,7 +38,7 @@ def _autograd_egl(model: ALClassifier, ids: torch.Tensor, mask: torch.Tensor) ->
         with torch.no_grad():
             p = torch.softmax(model(x, m)[0], dim=-1)[0]
         total = 0.0
-        for c in range(2):
+        for c in range(model.num_classes):
             model.zero_grad()
             torch.nn.functional.cross_entropy(model(x, m)[0], torch.tensor([c])).backward()
             sq = sum(
@@ -53,7 +59,8 @@ def test_ghost_norm_egl_equals_per_example_autograd() -> None:
         ids[1, 6] = ids[1, 2]  # a repeated token: its embedding gradient is summed first
         mask = torch.ones_like(ids)
         mask[3, 5:] = 0  # padding does not leak into another example's gradient
-        norms, p1 = margin_grad_norms(model, {"input_ids": ids, "attention_mask": mask})
+        norms, probs = scalar_grad_norms(model, {"input_ids": ids, "attention_mask": mask})
+        p1 = probs[:, 1]
         fast = (2.0 * p1 * (1.0 - p1) * norms).numpy()
         np.testing.assert_allclose(fast, _autograd_egl(model, ids, mask), rtol=1e-4)
         assert not model.training  # the model's mode is restored
@@ -61,12 +68,17 @@ def test_ghost_norm_egl_equals_per_example_autograd() -> None:
         assert not any(hasattr(p, "_norm_sample") for p in model.parameters())
 
 
-def test_expected_gradient_lengths_come_back_in_row_order() -> None:
+@pytest.mark.parametrize("num_classes", [2, 5])
+def test_expected_gradient_lengths_come_back_in_row_order(num_classes: int) -> None:
+    """Binary: one pass per batch; C = 5: Σ_c p_c ‖∇ℓ_c‖ from one pass per class, against autograd."""
     task = synthetic_task(n_train=40, n_test=10)
+    if num_classes > 2:
+        train = task.train.assign(label=np.arange(len(task.train)) % num_classes)
+        task = replace(task, train=train, classes=tuple("abcde"), positive_class="a")
     backbone = BackboneConfig(name_or_path="tiny-random-bert", pooling="mean")
     datamodule = build_datamodule(task, backbone, TrainingConfig(max_length=32, eval_batch_size=8))
     datamodule.setup()
-    model = _tiny_model("mean")
+    model = _tiny_model("mean", num_classes)
     rows = np.array([7, 3, 31, 0, 12, 25, 19])
     lengths = expected_gradient_lengths(
         model, datamodule, rows, device=torch.device("cpu"), bf16=False
@@ -93,7 +105,8 @@ def test_full_model_egl_ranks_differently_from_least_confidence() -> None:
         weight[1] = torch.tensor(u, dtype=weight.dtype)
         model.net.classifier.weight.copy_(weight)
         model.net.classifier.bias.copy_(torch.tensor([0.0, -float(u @ h[0]) + 0.3]))
-    norms, p1 = margin_grad_norms(model, {"input_ids": ids, "attention_mask": mask})
+    norms, probs = scalar_grad_norms(model, {"input_ids": ids, "attention_mask": mask})
+    p1 = probs[:, 1]
     p = p1.numpy()
     np.testing.assert_allclose(p, p[0], atol=1e-5)  # one probability: LC ties every example
     lc = binary_entropy(p)

@@ -190,8 +190,8 @@ def test_perceptron_ensemble_is_confident_on_its_training_points() -> None:
     middle = rng.normal(0.0, 0.3, size=(40, 64)).astype(np.float32)  # between the classes
     pe = PerceptronEnsemble()
     probs = pe.member_probs(x, y, np.concatenate([x, middle]), np.random.default_rng(1))
-    assert probs.shape == (10, 120)
-    mean = probs.mean(axis=0)
+    assert probs.shape == (10, 120, 2)
+    mean = probs[:, :, 1].mean(axis=0)
     assert np.all((mean[:80] > 0.5) == (y == 1))
     assert binary_entropy(mean[:80]).max() < 0.5
     assert binary_entropy(mean[80:]).mean() > 0.8

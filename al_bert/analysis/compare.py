@@ -63,7 +63,10 @@ Values = Sequence[float] | np.ndarray | pd.Series
 
 
 def default_metric(frame: pd.DataFrame) -> str:
-    """``metric="auto"``: paper 1's choice, accuracy when every run is balanced, else positive-class F1."""
+    """``metric="auto"``: paper 1's choice, accuracy when every run is balanced, else positive-class F1;
+    macro-F1 where the runs are multi-class (their records have no positive-class F1)."""
+    if "macro_f1" in frame and ("f1" not in frame or frame["f1"].isna().all()):
+        return "macro_f1"
     scenarios = set(frame["scenario"]) if "scenario" in frame else set()
     return "accuracy" if scenarios == {"balanced"} else "f1"
 
@@ -482,6 +485,11 @@ def explain(result: pd.DataFrame) -> list[str]:
     level = int(round(100 * float(result.attrs.get("level", 0.95))))
     resamples = int(result.attrs.get("resamples", BOOTSTRAP_RESAMPLES))
     compared = int((~result["is_baseline"] & result["p_ttest"].notna()).sum())
+    positives = (
+        "examples of the pool's rarest class (multi-class: `rarest_class` in the records)"
+        if metric == "macro_f1"
+        else "positives"
+    )
     return [
         f"Metric: {metric} after the last AL iteration, mean over seeds; [{level}% CI]: percentile "
         f"bootstrap over seeds ({resamples:,} resamples, numpy rng seed {BOOTSTRAP_SEED}; none with "
@@ -500,7 +508,7 @@ def explain(result: pd.DataFrame) -> list[str]:
         "reaches this row's final mean (linear interpolation), and its ratio to this row's final "
         "train size (>1: fewer labels than the baseline); >N: never within N labels; ≤N: at its "
         "first point.",
-        "Positives: positives among the examples AL selected up to the last iteration, mean over "
+        f"Positives: {positives} among the examples AL selected up to the last iteration, mean over "
         "runs. Seconds: training / pool inference / selection, summed over iterations, mean per run.",
         *result.attrs.get("notes", []),
     ]

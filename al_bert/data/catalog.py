@@ -1,4 +1,4 @@
-"""Build the binary :class:`~al_bert.data.task.Task` of every dataset of both papers.
+"""Build the :class:`~al_bert.data.task.Task` of every dataset of both papers, and the multi-class tasks.
 
 Paper 1 (Ein-Dor et al. 2020, Tables 1/4): ``split=paper`` uses the exact IBM split ids
 (``lrtc_ids/PROVENANCE.md``); repeated ids are kept as separate examples, as the framework's
@@ -6,6 +6,11 @@ extractor does, so split sizes equal Table 4. Paper 2 (Fairstein et al., §5.1):
 source is positive, all others negative; ``imbalance_ratio`` sub-samples the *training* positives
 to a fraction 1/r; dev/test are left alone. ``split=seeded`` replaces the original splits by the
 seeded 70/10/20 split with caps 15K/3K/3K (paper 1 §3.1) for any dataset.
+
+Beyond the papers, ``trec6`` and ``isear7`` keep every class of TREC (6 coarse classes) and ISEAR (7
+emotions), with labels in the authors' class order (:data:`~al_bert.data.readers.CLASSES`) and the same paper-1
+split ids as the binary ``trec`` / ``isear``; ``imbalance_ratio`` sub-samples the *target* class
+(``positive_class``) of the training split to 1/r, the other classes untouched.
 
 Entry point for Hydra configs (``conf/dataset/*.yaml``): :func:`build_task`.
 """
@@ -20,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from al_bert.data.fetch import FetchSettings, resolve
-from al_bert.data.imbalance import check_sampling, subsample_to_ratio
+from al_bert.data.imbalance import check_sampling, subsample_class_to_ratio, subsample_to_ratio
 from al_bert.data.queries import make_query
 from al_bert.data.readers import CLASSES, read_source
 from al_bert.data.sources import SOURCES, lrtc_id_file
@@ -29,7 +34,15 @@ from al_bert.data.task import SPLIT_COLUMNS, KeywordQuery, Task
 from al_bert.errors import DataError
 from al_bert.validation import text
 
-__all__ = ["SPLIT_MODES", "TASKS", "TaskSpec", "build_task", "resolve_positive_class", "task_names"]
+__all__ = [
+    "SPLIT_MODES",
+    "TASKS",
+    "TaskSpec",
+    "build_task",
+    "declares_multiclass",
+    "resolve_positive_class",
+    "task_names",
+]
 
 SPLIT_MODES = ("paper", "seeded")
 PAPER1_IMB_RATIO = 10  # paper 1 §3.1: target class sub-sampled "towards a prior of 10%"
@@ -49,6 +62,7 @@ class TaskSpec:
     dev_as_test: bool = False  # SST-2: GLUE's labelled dev set is the test set
     text_with_title: bool = False  # paper-2 AG News: text = title + " " + description
     aliases: Mapping[str, str] = field(default_factory=dict)
+    multiclass: bool = False  # every class of the source is a label (0 = beyond both papers)
 
 
 _TREC_ALIASES = {
@@ -90,12 +104,23 @@ TASKS: dict[str, TaskSpec] = {
                  aliases=_AG_ALIASES),
         TaskSpec("dbpedia", "DBpedia-14", "dbpedia_14", 2, "Company"),
         TaskSpec("pubmed", "PubMed-20K-RCT", "pubmed_20k_rct", 2, "BACKGROUND"),
+        # ---- beyond both papers: every class of the source (paper 0), paper-1 split ids
+        TaskSpec("trec6", "TREC-6", "trec", 0, "LOC", lrtc="trec", aliases=_TREC_ALIASES,
+                 multiclass=True),
+        TaskSpec("isear7", "ISEAR-7", "isear", 0, "fear", lrtc="isear", multiclass=True),
     )
 }  # fmt: skip
 
 
 def task_names() -> list[str]:
     return list(TASKS)
+
+
+def declares_multiclass(dataset: Mapping[str, Any]) -> bool:
+    """Whether a ``dataset`` config builds a multi-class task, known before any file is read (a built-in
+    multi-class task, or ``dataset=custom`` with ``multiclass: true``)."""
+    spec = TASKS.get(str(dataset.get("name")))
+    return dataset.get("multiclass") is True or bool(spec and spec.multiclass)
 
 
 def get_task_spec(name: str) -> TaskSpec:
@@ -199,6 +224,14 @@ def _original_positions(spec: TaskSpec, raw: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def _labels(names: np.ndarray, positive: str, spec: TaskSpec) -> np.ndarray:
+    """Binary: 1 for ``positive``, else 0. Multi-class: the class's index in the authors' order."""
+    if not spec.multiclass:
+        return (names == positive).astype(np.int64)
+    index = {name: i for i, name in enumerate(CLASSES[spec.source])}
+    return np.asarray([index[name] for name in names], dtype=np.int64)
+
+
 def _make_splits(
     raw: pd.DataFrame, positions: Mapping[str, Any], positive: str, spec: TaskSpec
 ) -> dict[str, pd.DataFrame]:
@@ -222,7 +255,7 @@ def _make_splits(
             {
                 "id": ids,
                 "text": text.to_numpy()[pos].astype(str),
-                "label": (raw["cls"].to_numpy()[pos] == positive).astype(np.int64),
+                "label": _labels(raw["cls"].to_numpy()[pos], positive, spec),
             },
             columns=list(SPLIT_COLUMNS),
         )
@@ -290,7 +323,12 @@ def build_task(
         parts = seeded_split_indices(len(pool), seed)
         positions = {k: pool[v] for k, v in parts.items()}
     splits = _make_splits(raw, positions, positive, spec)
-    if imbalance_ratio is not None:
+    classes = CLASSES[spec.source] if spec.multiclass else ()
+    if imbalance_ratio is not None and spec.multiclass:
+        splits["train"], info["imbalance"] = subsample_class_to_ratio(
+            splits["train"], classes.index(positive), float(imbalance_ratio), seed
+        )
+    elif imbalance_ratio is not None:
         splits["train"], info["imbalance"] = subsample_to_ratio(
             splits["train"], float(imbalance_ratio), seed
         )
@@ -306,4 +344,5 @@ def build_task(
         test=splits["test"],
         query=kq,
         info=info,
+        classes=tuple(classes),
     )

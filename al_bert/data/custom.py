@@ -1,6 +1,9 @@
-"""``dataset=custom``: a binary task from the user's own CSV / TSV / JSONL / Parquet file.
+"""``dataset=custom``: a task from the user's own CSV / TSV / JSONL / Parquet file.
 
-One class of ``label_column`` is positive, every other value negative. With ``test_path`` the
+Binary (default): one class of ``label_column`` is positive, every other value negative. With
+``multiclass=true`` every distinct value is a class (label order: numeric if every value is a whole
+number, else alphabetical) and ``positive_class`` is the target class (sub-sampled by
+``imbalance_ratio``, seeded by the imbalanced scenario). With ``test_path`` the
 file at ``path`` is the pool (and ``dev_path``, if given, the dev set); otherwise the seeded
 70/10/20 split with caps 15K/3K/3K of :mod:`al_bert.data.splits` is applied (paper 1 §3.1).
 """
@@ -15,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from al_bert.data.fetch import FetchSettings
-from al_bert.data.imbalance import check_sampling, subsample_to_ratio
+from al_bert.data.imbalance import check_sampling, subsample_class_to_ratio, subsample_to_ratio
 from al_bert.data.queries import make_query
 from al_bert.data.splits import seeded_split_indices
 from al_bert.data.task import SPLIT_COLUMNS, KeywordQuery, Task
 from al_bert.errors import ConfigError, DataError
-from al_bert.validation import show, text
+from al_bert.validation import flag, show, text
 
 __all__ = ["build_custom_task", "read_table"]
 
@@ -90,14 +93,21 @@ def _label_strings(col: pd.Series) -> pd.Series:
     return col.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
 
 
-def _binary(
+def _class_order(names: set[str]) -> list[str]:
+    """Label order of a multi-class column: numeric when every name is a whole number, else alphabetical."""
+    if all(name.lstrip("-").isdigit() for name in names):
+        return sorted(names, key=int)
+    return sorted(names)
+
+
+def _labelled_frame(
     df: pd.DataFrame,
     file: str,
     text_column: str,
     label_column: str,
-    positive: str,
     id_column: str | None,
 ) -> tuple[pd.DataFrame, list[str]]:
+    """The file as id/text/label columns with the label still the file's value (a string)."""
     for col, what in ((text_column, "text_column"), (label_column, "label_column")) + (
         ((id_column, "id_column"),) if id_column else ()
     ):
@@ -132,7 +142,7 @@ def _binary(
         {
             "id": ids,
             "text": text.astype(str).tolist(),
-            "label": (labels == positive).astype("int64"),
+            "label": labels.tolist(),
         },
         columns=list(SPLIT_COLUMNS),
     )
@@ -152,6 +162,7 @@ def build_custom_task(
     imbalance_ratio: float | None = None,
     query: Mapping[str, Any] | KeywordQuery | None = None,
     fetch: FetchSettings | None = None,
+    multiclass: bool = False,
 ) -> Task:
     """Build a :class:`Task` from user files (see module docstring). Errors name the file and the
     missing column / absent class / empty rows. ``fetch`` (where built-in datasets are downloaded) is
@@ -169,6 +180,7 @@ def build_custom_task(
             f"{label_column!r} column (a string or a number)"
         )
     check_sampling(seed, imbalance_ratio)
+    flag("dataset.multiclass", multiclass)
     keyword_query = make_query(query)
     positive = (
         str(positive_class).lower() if isinstance(positive_class, bool) else str(positive_class)
@@ -183,8 +195,8 @@ def build_custom_task(
     frames: dict[str, pd.DataFrame] = {}
     all_classes: set[str] = set()
     for split, f in files.items():
-        frames[split], classes = _binary(
-            read_table(f), f, text_column, label_column, positive, id_column
+        frames[split], classes = _labelled_frame(
+            read_table(f), f, text_column, label_column, id_column
         )
         all_classes.update(classes)
     if positive not in all_classes:
@@ -192,6 +204,17 @@ def build_custom_task(
             f"positive_class {positive!r} does not occur in column {label_column!r} of {path}; "
             f"valid: {', '.join(sorted(all_classes))}"
         )
+    order = _class_order(all_classes) if multiclass else []
+    if multiclass and len(order) < 3:
+        raise DataError(
+            f"column {label_column!r} of {path} has {len(order)} classes; multiclass=true needs 3 or "
+            f"more (set dataset.multiclass=false for a binary task)"
+        )
+    index = {name: i for i, name in enumerate(order)}
+    for split, frame in frames.items():
+        names = frame["label"]
+        coded = names.map(index) if multiclass else (names == positive)
+        frames[split] = frame.assign(label=coded.astype("int64"))
     if "test" not in frames:
         pool = frames.pop("train")
         parts = seeded_split_indices(len(pool), seed)
@@ -205,13 +228,17 @@ def build_custom_task(
         "title": name,
         "source": "custom",
         "files": dict(files),
-        "classes": sorted(all_classes),
+        "classes": order or sorted(all_classes),
         "positive_class": positive,
         "split": "files" if test_path else "seeded",
         "seed": int(seed),
         "imbalance_ratio": None if imbalance_ratio is None else float(imbalance_ratio),
     }
-    if imbalance_ratio is not None:
+    if imbalance_ratio is not None and multiclass:
+        frames["train"], info["imbalance"] = subsample_class_to_ratio(
+            frames["train"], index[positive], float(imbalance_ratio), seed
+        )
+    elif imbalance_ratio is not None:
         frames["train"], info["imbalance"] = subsample_to_ratio(
             frames["train"], float(imbalance_ratio), seed
         )
@@ -223,4 +250,5 @@ def build_custom_task(
         test=frames["test"],
         query=keyword_query,
         info=info,
+        classes=tuple(order),
     )

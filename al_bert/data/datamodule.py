@@ -122,14 +122,17 @@ def length_sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarr
     return [order[i : i + batch_size] for i in range(0, order.size, batch_size)]
 
 
-def oversample_positives(labels: np.ndarray, min_fraction: float) -> np.ndarray:
+def oversample_positives(
+    labels: np.ndarray, min_fraction: float, positive_label: int = 1
+) -> np.ndarray:
     """Row indices where positives are repeated until they make up ≥ ``min_fraction`` (paper 2 §5.4).
 
-    Whole copies first, then the first few positives once more; negatives are kept once.
+    Whole copies first, then the first few positives once more; negatives are kept once. On a
+    multi-class task the positives are the target class (``positive_label``).
     """
     rows = np.arange(labels.size)
-    positives = rows[labels == 1]
-    negatives = rows[labels != 1]
+    positives = rows[labels == positive_label]
+    negatives = rows[labels != positive_label]
     if positives.size == 0 or positives.size >= min_fraction * labels.size:
         return rows
     needed = int(np.ceil(min_fraction * negatives.size / (1.0 - min_fraction)))
@@ -192,7 +195,9 @@ class ALDataModule(L.LightningDataModule):
         """The labelled rows and labels one epoch iterates over (after oversampling)."""
         rows, labels = self._labelled_rows, self._labelled_labels
         if self.oversample_positives_to:
-            pick = oversample_positives(labels, self.oversample_positives_to)
+            pick = oversample_positives(
+                labels, self.oversample_positives_to, self.task.target_label
+            )
             rows, labels = rows[pick], labels[pick]
         return rows, labels
 

@@ -72,7 +72,7 @@ def describe_task(task: Task, config_name: str | None = None) -> list[dict[str, 
         if df is None:
             continue
         n = len(df)
-        pos = int(df["label"].sum())
+        pos = int((df["label"].to_numpy() == task.target_label).sum())  # the target class
         prior = pos / n if n else float("nan")
         row: dict[str, Any] = {
             "task": config_name or task.name,
@@ -96,6 +96,8 @@ def _note(task: Task) -> str:
     parts = [str(task.info.get("split_ids") or task.info.get("split", ""))]
     if task.info.get("imbalance_ratio") is not None:
         parts.append(f"train positives sub-sampled to 1/{task.info['imbalance_ratio']:g}")
+    if task.multiclass:
+        parts.append(f"{task.num_classes} classes; positives = the target class")
     return "; ".join(p for p in parts if p)
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from al_bert.errors import DataError
 from al_bert.validation import finite_number, whole_number
 
-__all__ = ["PAPER2_RATIOS", "check_sampling", "subsample_to_ratio"]
+__all__ = ["PAPER2_RATIOS", "check_sampling", "subsample_class_to_ratio", "subsample_to_ratio"]
 
 # Imbalance ratios r (positive fraction 1/r) studied in Fairstein et al. (Tables 4 and 6).
 PAPER2_RATIOS = (2, 10, 20, 50, 100, 200, 1000)
@@ -68,3 +68,19 @@ def subsample_to_ratio(
     )
     info.setdefault("subsampled", "positives" if r != 1 else "none")
     return out, info
+
+
+def subsample_class_to_ratio(
+    split: pd.DataFrame, label: int, ratio: float, seed: int
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """A multi-class ``split`` with class ``label`` brought to a fraction ``1/ratio``: the binary rule of
+    :func:`subsample_to_ratio` applied to "``label`` vs every other class" (al-bert's multi-class
+    imbalanced scenario; docs/reproducibility.md). The other classes keep their labels and order."""
+    indicator = pd.DataFrame(
+        {
+            "label": (split["label"].to_numpy() == label).astype(np.int64),
+            "row": np.arange(len(split)),
+        }
+    )
+    kept, info = subsample_to_ratio(indicator, ratio, seed)
+    return split.iloc[kept["row"].to_numpy()].reset_index(drop=True), info

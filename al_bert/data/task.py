@@ -1,4 +1,4 @@
-"""A binary text-classification task: the plain-column splits every experiment starts from."""
+"""A text-classification task (binary, or C > 2 classes): the plain-column splits every experiment starts from."""
 
 from __future__ import annotations
 
@@ -26,7 +26,11 @@ class KeywordQuery:
 
 @dataclass(frozen=True)
 class Task:
-    """Train / dev / test splits with columns ``id`` (unique str), ``text`` (str), ``label`` (0/1).
+    """Train / dev / test splits with columns ``id`` (unique str), ``text`` (str), ``label`` (int).
+
+    Binary tasks (``classes`` empty, both papers): label 1 is ``positive_class``, 0 every other class.
+    Multi-class tasks: label ``c`` is ``classes[c]``, and ``positive_class`` is the *target* class, the one
+    ``dataset.imbalance_ratio`` sub-samples and the imbalanced scenario's seed is drawn from.
 
     ``train`` is the AL pool. ``dev`` is None where the protocol has no dev set. Row order is fixed
     and deterministic: the AL loop addresses pool examples by their position in ``train``.
@@ -39,6 +43,28 @@ class Task:
     dev: pd.DataFrame | None = None
     query: KeywordQuery | None = None
     info: dict[str, object] = field(default_factory=dict)
+    classes: tuple[str, ...] = ()
+    """The class names of a multi-class task, in label order; empty for a binary task."""
+
+    @property
+    def multiclass(self) -> bool:
+        return bool(self.classes)
+
+    @property
+    def num_classes(self) -> int:
+        """C, the number of outputs of the classifier (2 for a binary task)."""
+        return len(self.classes) if self.classes else 2
+
+    @property
+    def target_label(self) -> int:
+        """The label of ``positive_class``: 1 on a binary task, its index in ``classes`` otherwise."""
+        return self.classes.index(self.positive_class) if self.classes else 1
+
+    def class_name(self, label: int) -> str:
+        """A readable name of label ``label``."""
+        if self.classes:
+            return self.classes[label]
+        return self.positive_class if label == 1 else f"not {self.positive_class}"
 
     def subsample(self, max_train: int | None, max_eval: int | None, seed: int) -> Task:
         """A smaller copy for trials and tests: at most ``max_train`` pool rows and ``max_eval`` dev/test

@@ -119,7 +119,9 @@ class EncoderLearner:
                 mc_seed=self.seed * 1000 + iteration,
             )
         else:
-            outputs = PoolOutputs(pool_positions=np.asarray(pool))
+            outputs = PoolOutputs(
+                pool_positions=np.asarray(pool), num_classes=self.datamodule.task.num_classes
+            )
         if Need.SURPRISAL in request.needs:
             outputs.surprisal = self.surprisal()[pool]
         return outputs
@@ -146,7 +148,12 @@ class EncoderLearner:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.release()
-        module = ALClassifier(self.backbone, self.training.optim(self.backbone), total_steps=1)
+        module = ALClassifier(
+            self.backbone,
+            self.training.optim(self.backbone),
+            total_steps=1,
+            num_classes=self.datamodule.task.num_classes,
+        )
         module.load_state_dict(state)
         module.eval()
         self.model = module

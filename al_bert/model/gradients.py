@@ -7,6 +7,12 @@ c = 1, so
 
     EGL(x) = 2 · p₀ · p₁ · ‖∇_θ (z₁ − z₀)‖.
 
+For C > 2 classes, ∇_θ ℓ(x, c) = ∇_θ(Σ_j p_j z_j − z_c) with p held fixed, so
+
+    EGL(x) = Σ_c p_c · ‖∇_θ (z_c − Σ_j p_j z_j)‖,
+
+one backward pass per class c (C passes, each over the whole batch).
+
 One backward pass of Σ_x (z₁ − z₀)(x) over a batch therefore gives every example's gradient: the examples
 of a batch do not interact (padding is masked out of attention), so each layer's output gradient holds
 the per-example gradients. Their norms are taken without materialising per-example gradients, by the
@@ -36,18 +42,26 @@ from al_bert.model.module import ALClassifier
 _PARAMETRISED_LEAVES = (nn.Linear, nn.Embedding, nn.LayerNorm)
 
 
-class _MarginView(nn.Module):
-    """The classifier as a module returning (z₁ − z₀, p₁) for a batch."""
+class _ScalarView(nn.Module):
+    """The classifier as a module returning (one scalar per example, softmax probabilities (B, C)).
 
-    def __init__(self, module: ALClassifier) -> None:
+    ``target=None``: the binary margin z₁ − z₀. ``target=c``: z_c − Σ_j p_j z_j with p held fixed, whose
+    gradient is −∇_θ ℓ(x, c) (its norm is the norm of the cross-entropy gradient for label c)."""
+
+    def __init__(self, module: ALClassifier, target: int | None = None) -> None:
         super().__init__()
         self.module = module
+        self.target = target
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.module(input_ids, attention_mask)[0].float()
-        return logits[:, 1] - logits[:, 0], torch.softmax(logits, dim=-1)[:, 1]
+        probs = torch.softmax(logits, dim=-1)
+        if self.target is None:
+            return logits[:, 1] - logits[:, 0], probs
+        expected = (probs.detach() * logits).sum(dim=1)
+        return logits[:, self.target] - expected, probs
 
 
 @contextlib.contextmanager
@@ -83,17 +97,18 @@ def _per_example_ids(batch_size: int) -> Callable[..., tuple[torch.Tensor, ...]]
     return hook
 
 
-def margin_grad_norms(
-    module: ALClassifier, batch: Mapping[str, torch.Tensor]
+def scalar_grad_norms(
+    module: ALClassifier, batch: Mapping[str, torch.Tensor], target: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-example ‖∇_θ(z₁ − z₀)‖ over all trainable parameters, and p₁, for one tokenized batch.
+    """Per-example ‖∇_θ f(x)‖ over all trainable parameters, and the class probabilities, for one
+    tokenized batch; f = z₁ − z₀ (``target=None``) or z_c − Σ_j p_j z_j (``target=c``, :class:`_ScalarView`).
 
     One forward and one backward pass with Opacus' ghost-norm hooks (``GradSampleModuleFastGradientClipping``
-    with ghost clipping, loss reduction "sum"). Returns float64 tensors of shape (batch,).
+    with ghost clipping, loss reduction "sum"). Returns float64 tensors of shapes (batch,), (batch, C).
     """
     from opacus.grad_sample import GradSampleModuleFastGradientClipping
 
-    view = _MarginView(module)
+    view = _ScalarView(module, target)
     logger = logging.getLogger("opacus")
     level = logger.level
     logger.setLevel(logging.WARNING)
@@ -105,11 +120,11 @@ def margin_grad_norms(
         logger.setLevel(level)
     try:
         with _deterministic_with_hooks(view, batch["input_ids"].shape[0]), torch.enable_grad():
-            margin, p1 = wrapped(batch["input_ids"], batch["attention_mask"])
+            scalar, probs = wrapped(batch["input_ids"], batch["attention_mask"])
             with warnings.catch_warnings():
                 # Opacus' full backward hooks on the first layer, whose inputs are integer ids.
                 warnings.filterwarnings("ignore", message="Full backward hook is firing")
-                margin.sum().backward()
+                scalar.sum().backward()
             # Parameters the margin does not depend on (e.g. an unused pooler) get no norm: their
             # gradient is 0.
             parts = [
@@ -120,7 +135,7 @@ def margin_grad_norms(
         wrapped.cleanup()
         for param in view.parameters():
             param.grad = None
-    return norms.detach().cpu(), p1.detach().double().cpu()
+    return norms.detach().cpu(), probs.detach().double().cpu()
 
 
 def expected_gradient_lengths(
@@ -131,7 +146,8 @@ def expected_gradient_lengths(
     device: torch.device,
     bf16: bool,
 ) -> np.ndarray:
-    """Full-model EGL(x) = 2·p₀·p₁·‖∇_θ(z₁ − z₀)‖ for ``rows`` of the train split (float64, row order).
+    """Full-model EGL(x) for ``rows`` of the train split (float64, row order): 2·p₀·p₁·‖∇_θ(z₁ − z₀)‖ for
+    a binary head (one pass), Σ_c p_c·‖∇_θ(z_c − Σ_j p_j z_j)‖ for C > 2 (one pass per class).
 
     Length-sorted batches as in pool inference; with ``bf16`` the forward and backward passes run
     under bf16 autocast (norms are accumulated in float32/64)."""
@@ -149,7 +165,15 @@ def expected_gradient_lengths(
         target = order[start : start + batch["input_ids"].shape[0]]
         start += target.size
         with autocast:
-            norms, p1 = margin_grad_norms(module, batch)
-        result[target] = (2.0 * p1 * (1.0 - p1) * norms).numpy()
+            if module.num_classes == 2:
+                norms, probs = scalar_grad_norms(module, batch)
+                p1 = probs[:, 1]
+                result[target] = (2.0 * p1 * (1.0 - p1) * norms).numpy()
+                continue
+            expected = torch.zeros(target.size, dtype=torch.float64)
+            for c in range(module.num_classes):
+                norms, probs = scalar_grad_norms(module, batch, c)
+                expected += probs[:, c] * norms
+        result[target] = expected.numpy()
     module.zero_grad(set_to_none=True)
     return result

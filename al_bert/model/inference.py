@@ -43,7 +43,10 @@ def predict_rows(
     mc_seed: int = 0,
     progress: str | None = None,
 ) -> dict[str, np.ndarray]:
-    """Positive probabilities (and pooled embeddings, MC-dropout samples) for ``rows`` of ``split``.
+    """Class probabilities (and pooled embeddings, MC-dropout samples) for ``rows`` of ``split``.
+
+    ``probs`` is ``(n,)`` (the positive class) for a binary head, ``(n, C)`` otherwise; ``mc_probs`` is
+    ``(T, n)`` or ``(T, n, C)``.
 
     Results are in the order of ``rows``. Batches are length-sorted; MC-dropout passes (dropout on in
     the whole model, Gal & Ghahramani 2016) reuse each padded batch. ``deterministic=False`` skips the
@@ -53,10 +56,11 @@ def predict_rows(
     rows = np.arange(len(encoded)) if rows is None else np.asarray(rows, dtype=np.int64)
     order, loader = datamodule.inference_batches(split, rows)
     module.to(device)
-    probs = np.empty(rows.size, dtype=np.float32)
+    classes = () if module.num_classes == 2 else (module.num_classes,)
+    probs = np.empty((rows.size, *classes), dtype=np.float32)
     embeds: np.ndarray | None = None
     mc: np.ndarray | None = (
-        np.empty((mc_passes, rows.size), dtype=np.float32) if mc_passes else None
+        np.empty((mc_passes, rows.size, *classes), dtype=np.float32) if mc_passes else None
     )
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(mc_seed)
@@ -134,6 +138,7 @@ def pool_outputs(
         probs=predicted.get("probs"),
         embeddings=predicted.get("embeddings"),
         mc_probs=predicted.get("mc_probs"),
+        num_classes=module.num_classes,
     )
     if Need.LABELLED_EMBEDDINGS in needs:
         outputs.labelled_positions = np.asarray(labelled_rows)

@@ -2,8 +2,9 @@
 
 Head as in ``BertForSequenceClassification`` (Devlin et al. 2019): sentence vector (BERT's pooler by default,
 or [CLS], or the masked mean of the last hidden states: ``model.pooling``) → dropout → linear
-layer over the two classes. We own the head so that inference returns, in the same forward pass, the
-positive-class probability and the pooled vector that enters the classification layer (the [CLS]
+layer over the C classes (2 for the papers' binary tasks). We own the head so that inference returns, in
+the same forward pass, the class probabilities (binary: the positive class's alone) and the pooled vector
+that enters the classification layer (the [CLS]
 embedding used by Core-Set, DAL, PE, EGL and BADGE).
 """
 
@@ -16,7 +17,7 @@ import torch
 from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from lightning.pytorch.utilities import GradClipAlgorithmType
 from torch import nn
-from torchmetrics.functional.classification import binary_f1_score
+from torchmetrics.functional.classification import binary_f1_score, multiclass_f1_score
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
 from al_bert.errors import NonFiniteLossError
@@ -39,19 +40,25 @@ class OptimConfig:
 
 
 class SequenceClassifier(nn.Module):
-    """Encoder + sentence vector (``pooling``) + dropout + linear (2 classes)."""
+    """Encoder + sentence vector (``pooling``) + dropout + linear (``num_classes`` classes)."""
 
-    def __init__(self, encoder: PreTrainedModel, dropout: float, pooling: str = "pooler") -> None:
+    def __init__(
+        self,
+        encoder: PreTrainedModel,
+        dropout: float,
+        pooling: str = "pooler",
+        num_classes: int = 2,
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.pooling = pooling
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(hidden_size(encoder), 2)
+        self.classifier = nn.Linear(hidden_size(encoder), num_classes)
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (logits (B, 2), pooled (B, d))."""
+        """Return (logits (B, C), pooled (B, d))."""
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         pooled = getattr(out, "pooler_output", None) if self.pooling == "pooler" else None
         if self.pooling == "mean":
@@ -65,9 +72,14 @@ class SequenceClassifier(nn.Module):
 class ALClassifier(L.LightningModule):
     """Fine-tunes a fresh copy of the pretrained backbone on the labelled set L."""
 
-    def __init__(self, backbone: BackboneConfig, optim: OptimConfig, total_steps: int) -> None:
+    def __init__(
+        self, backbone: BackboneConfig, optim: OptimConfig, total_steps: int, num_classes: int = 2
+    ) -> None:
         super().__init__()
-        self.net = SequenceClassifier(load_encoder(backbone), backbone.dropout, backbone.pooling)
+        self.num_classes = int(num_classes)
+        self.net = SequenceClassifier(
+            load_encoder(backbone), backbone.dropout, backbone.pooling, self.num_classes
+        )
         self.optim = optim
         self.total_steps = max(1, total_steps)
         self.loss = nn.CrossEntropyLoss()
@@ -92,7 +104,7 @@ class ALClassifier(L.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         logits, _ = self(batch["input_ids"], batch["attention_mask"])
-        self._val_probs.append(torch.softmax(logits.float(), dim=-1)[:, 1])
+        self._val_probs.append(self.class_probabilities(logits))
         self._val_labels.append(batch["labels"])
 
     def on_validation_epoch_end(self) -> None:
@@ -104,12 +116,18 @@ class ALClassifier(L.LightningModule):
         self._val_labels.clear()
         self.log("dev_score", dev_selection_score(probs, labels), prog_bar=True)
 
+    def class_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Softmax probabilities: the positive class's alone ``(B,)`` for a binary head (the papers'
+        layout everywhere downstream), all of them ``(B, C)`` for C > 2."""
+        probs = torch.softmax(logits.float(), dim=-1)
+        return probs[:, 1] if self.num_classes == 2 else probs
+
     def predict_step(
         self, batch: dict[str, torch.Tensor], batch_idx: int
     ) -> dict[str, torch.Tensor]:
-        """Per-example positive probability and the sentence vector that enters the classifier."""
+        """Per-example class probabilities and the sentence vector that enters the classifier."""
         logits, pooled = self(batch["input_ids"], batch["attention_mask"])
-        return {"probs": torch.softmax(logits.float(), dim=-1)[:, 1], "embeddings": pooled.float()}
+        return {"probs": self.class_probabilities(logits), "embeddings": pooled.float()}
 
     def configure_gradient_clipping(
         self,
@@ -156,10 +174,15 @@ class ALClassifier(L.LightningModule):
 
 
 def dev_selection_score(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The dev-set score that picks the best epoch (trainer ``ein_dor``): positive-class F1.
+    """The dev-set score that picks the best epoch (trainer ``ein_dor``): positive-class F1 (binary
+    ``probs`` (n,)), macro-F1 over the C classes (``probs`` (n, C)).
 
     Paper 1 §3.5 keeps "the best model based on its performance on the dev set" without naming the
     measure; F1 of the positive class is the paper's headline metric for its imbalanced tasks and equals
     accuracy's ordering on the balanced ones often enough (docs/reproducibility.md).
     """
+    if probs.ndim == 2:
+        return multiclass_f1_score(
+            probs.float(), labels.long(), num_classes=probs.shape[1], average="macro"
+        )
     return binary_f1_score(probs.float(), labels.long(), threshold=0.5)

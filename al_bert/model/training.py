@@ -170,6 +170,7 @@ def fit_model(
         backbone,
         training.optim(backbone),
         total_steps=steps_per_epoch * training.max_epochs,
+        num_classes=datamodule.task.num_classes,
     )
     # transformers ≥ 5 loads models in eval mode and Lightning keeps the mode it finds: without this,
     # dropout would be silently off during fine-tuning.

@@ -3,6 +3,11 @@
 A builder sees the train split (the pool) only, never dev or test. Gold labels reach L0 through the
 :class:`~al_bert.oracle.Oracle` (they spend budget); weak negatives are added with label 0 without asking
 it (paper 1: "weakly labeled as negative examples, without the need for additional annotation budget").
+
+Multi-class tasks (beyond the papers; docs/reproducibility.md): "positive" means the task's target class
+(``dataset.positive_class``); a random example of another class has no single weak label, so the imbalanced
+scenario's "others" are labelled by the oracle (they spend budget), warm start draws ``per_class`` of every
+class, and the keyword-query scenario (a query finds positives) is binary only.
 """
 
 from __future__ import annotations
@@ -72,6 +77,9 @@ class SeedBuilder(ABC):
             if count
             else rest[:0]
         )
+        if task.multiclass:  # no weak label for "another class": the oracle labels the others
+            rows = np.concatenate([annotated, weak])
+            return InitialSet(rows, oracle.label(rows), np.ones(rows.size, bool))
         return InitialSet(
             rows=np.concatenate([annotated, weak]),
             labels=np.concatenate([labels, np.zeros(weak.size, dtype=np.int64)]),
@@ -83,7 +91,11 @@ def require_both_classes(seed: InitialSet, task: Task, scenario: str) -> None:
     """A classifier cannot be trained on one class: stop with what to change."""
     classes = np.unique(seed.labels)
     if seed.rows.size and classes.size < 2:
-        only = "positive" if classes[0] == 1 else "negative"
+        only = (
+            f"class {task.class_name(int(classes[0]))!r}"
+            if task.multiclass
+            else ("positive" if classes[0] == 1 else "negative")
+        )
         raise SeedError(
             f"the seed of scenario '{scenario}' on task '{task.name}' has only {only} examples "
             f"({seed.rows.size} rows); a classifier needs both classes — use scenario=imbalanced or "
@@ -108,7 +120,8 @@ class RandomSeed(SeedBuilder):
 class PositivesSeed(SeedBuilder):
     """Imbalanced scenario: ``positives`` random positives (annotated) + ``weak_negatives`` random others.
 
-    Simulates a high-precision heuristic that yields an unbiased sample of the positive class.
+    Simulates a high-precision heuristic that yields an unbiased sample of the positive class. On a
+    multi-class task: the target class's examples, and the others labelled by the oracle.
     """
 
     name = "positives"
@@ -119,8 +132,11 @@ class PositivesSeed(SeedBuilder):
         self.weak_negatives = whole_number("seed_builder.weak_negatives", weak_negatives, low=0)
 
     def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet:
-        candidates = np.flatnonzero(task.train["label"].to_numpy() == 1)
-        rows = self._draw(candidates, self.positives, rng, "positive examples", task)
+        candidates = np.flatnonzero(task.train["label"].to_numpy() == task.target_label)
+        what = (
+            f"examples of class {task.positive_class!r}" if task.multiclass else "positive examples"
+        )
+        rows = self._draw(candidates, self.positives, rng, what, task)
         return self._add_weak_negatives(task, oracle, rows, self.weak_negatives, rng)
 
 
@@ -136,6 +152,11 @@ class QuerySeed(SeedBuilder):
         self.weak_negatives = whole_number("seed_builder.weak_negatives", weak_negatives, low=0)
 
     def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet:
+        if task.multiclass:
+            raise SeedError(
+                f"scenario imbalanced_practical is binary (a keyword query finds positives) and task "
+                f"'{task.name}' has {task.num_classes} classes; use scenario=imbalanced, balanced or warm_start"
+            )
         if task.query is None:
             raise SeedError(
                 f"scenario imbalanced_practical needs a keyword query, and task '{task.name}' has none; "
@@ -152,7 +173,8 @@ class QuerySeed(SeedBuilder):
 
 
 class WarmStartSeed(SeedBuilder):
-    """Paper 2 §5.9: ``per_class`` random examples of each class, annotated (default 5 + 5)."""
+    """Paper 2 §5.9: ``per_class`` random examples of each class, annotated (default 5 + 5; C × 5 on a
+    multi-class task)."""
 
     name = "warm_start"
     scenario = "warm_start"
@@ -162,6 +184,16 @@ class WarmStartSeed(SeedBuilder):
 
     def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet:
         labels = task.train["label"].to_numpy()
+        if task.multiclass:
+            drawn = [
+                self._draw(
+                    np.flatnonzero(labels == c), self.per_class, rng,
+                    f"examples of class {task.class_name(c)!r}", task,
+                )
+                for c in range(task.num_classes)
+            ]  # fmt: skip
+            rows = np.sort(np.concatenate(drawn))
+            return InitialSet(rows, oracle.label(rows), np.ones(rows.size, bool))
         pos = self._draw(
             np.flatnonzero(labels == 1), self.per_class, rng, "positive examples", task
         )

@@ -22,6 +22,8 @@ D² sampling is invariant to a global scale of the distances, so seeding on the 
 = a_x · h_x`` selects exactly what seeding on the 2d-dimensional g_x would, at half the memory (70k
 × 768 float32 = 215 MB instead of 430 MB). :func:`gradient_embedding` still gives the full g.
 
+C > 2 classes: no such factorisation; the k-means++ seeding runs on the full (n, C·d) embeddings.
+
 Prediction on a tie (P = 0.5): ŷ = 0, as ``argmax([1 − P, P])`` returns the first maximum. The
 classifier's bias gradient (= p − onehot(ŷ)) is not part of the embedding, as in Ash et al. Rows of
 weight 0 are removed before seeding, so they are never selected.
@@ -34,7 +36,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from al_bert.index import kmeans_pp_seeding
-from al_bert.outputs import InferenceRequest, Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs, class_probs
 from al_bert.strategies.base import Strategy, check_selectable, index_backend
 from al_bert.validation import choice
 
@@ -51,15 +53,16 @@ def gradient_scale(probs: np.ndarray) -> np.ndarray:
 
 
 def gradient_embedding(probs: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
-    """Full last-layer gradient embedding ``(p − onehot(ŷ)) ⊗ h``, shape (n, 2·d), float32.
+    """Full last-layer gradient embedding ``(p − onehot(ŷ)) ⊗ h``, shape (n, C·d), float32.
 
-    Row layout: the gradient wrt the class-0 weight row followed by the class-1 row.
+    ``probs``: P(y = 1 | x) (n,) or the C class probabilities (n, C); ŷ = argmax (first on a tie). Row
+    layout: the gradient wrt the class-0 weight row, then class 1's, …
     """
-    probs = np.asarray(probs, dtype=np.float64).reshape(-1)
+    residual = class_probs(probs).copy()
     h = np.asarray(embeddings, dtype=np.float64)
-    residual = np.stack([1.0 - probs, probs], axis=1)
-    residual[np.arange(probs.size), predicted_labels(probs)] -= 1.0
-    return (residual[:, :, None] * h[:, None, :]).reshape(probs.size, -1).astype(np.float32)
+    n = residual.shape[0]
+    residual[np.arange(n), residual.argmax(axis=1)] -= 1.0
+    return (residual[:, :, None] * h[:, None, :]).reshape(n, -1).astype(np.float32)
 
 
 def badge_embedding(probs: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
@@ -91,12 +94,16 @@ class BadgeStrategy(Strategy):
         self, outputs: PoolOutputs, weights: np.ndarray, k: int, rng: np.random.Generator
     ) -> np.ndarray:
         weights = check_selectable(weights, k)
-        probs = outputs.require("probs").reshape(-1)
+        probs = outputs.require("probs")
         embeddings = outputs.require("embeddings")
         if probs.shape[0] != weights.shape[0] or embeddings.shape[0] != weights.shape[0]:
             raise ValueError("probs, embeddings and weights must have one row per pool example")
         rows = np.flatnonzero(weights > 0)
-        points = badge_embedding(probs[rows], embeddings[rows])
+        points = (
+            gradient_embedding(probs[rows], embeddings[rows])  # C > 2: the C·d embedding
+            if probs.ndim == 2
+            else badge_embedding(probs[rows], embeddings[rows])
+        )
         seeds = kmeans_pp_seeding(
             points, k, rng, weights=weights[rows], backend=self.backend, first=self.first
         )

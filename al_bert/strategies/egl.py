@@ -7,8 +7,8 @@ taken over the label distribution the trained model predicts:
 ``gradient="full_model"`` (default) takes θ = every trainable parameter, as paper 1 did (its Table 2:
 EGL costs 13× least confidence, i.e. it back-propagates through the network). A strategy never runs the
 model: it declares :attr:`Need.EXPECTED_GRAD_NORMS` and the model side computes
-EGL(x) = 2·p₀·p₁·‖∇_θ(z₁ − z₀)‖ in one forward + backward pass per batch
-(:mod:`al_bert.model.gradients`).
+EGL(x) = 2·p₀·p₁·‖∇_θ(z₁ − z₀)‖ in one forward + backward pass per batch (C > 2 classes: one pass per
+class, Σ_c p_c ‖∇_θ ℓ(x, c)‖; :mod:`al_bert.model.gradients`).
 
 ``gradient="last_layer"`` restricts θ to the classification layer ``z = W h + b`` on the pooled vector
 ``h``, where the gradient has a closed form: ∇_W ℓ(x, c) = (p − e_c) hᵀ and ∇_b ℓ(x, c) = p − e_c, hence
@@ -26,7 +26,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from al_bert.outputs import InferenceRequest, Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs, class_probs
 from al_bert.strategies.base import ScoreStrategy
 from al_bert.validation import choice, flag
 
@@ -34,17 +34,17 @@ from al_bert.validation import choice, flag
 def last_layer_egl(
     probs: np.ndarray, embeddings: np.ndarray, include_bias: bool = True
 ) -> np.ndarray:
-    """Closed-form EGL of the classification layer for a binary model (shape (n,), float64).
+    """Closed-form EGL of the classification layer (shape (n,), float64).
 
-    ``probs`` is P(y = 1 | x) (n,), ``embeddings`` the pooled vectors h (n, d) entering the layer.
+    ``probs`` is P(y = 1 | x) (n,) or the C class probabilities (n, C); ``embeddings`` the pooled vectors
+    h (n, d) entering the layer.
     """
-    p1 = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
+    probs2 = class_probs(np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0))  # (n, C)
     h = np.asarray(embeddings, dtype=np.float64)
-    if h.ndim != 2 or h.shape[0] != p1.shape[0]:
-        raise ValueError(f"embeddings must be ({p1.shape[0]}, d), got {h.shape}")
-    probs2 = np.stack([1.0 - p1, p1], axis=1)  # (n, C) with C = 2
+    if h.ndim != 2 or h.shape[0] != probs2.shape[0]:
+        raise ValueError(f"embeddings must be ({probs2.shape[0]}, d), got {h.shape}")
     scale = np.sqrt(np.einsum("ij,ij->i", h, h) + (1.0 if include_bias else 0.0))
-    expected = np.zeros_like(p1)
+    expected = np.zeros(probs2.shape[0])
     for c in range(probs2.shape[1]):
         residual = probs2.copy()
         residual[:, c] -= 1.0  # p − e_c

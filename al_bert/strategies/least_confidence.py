@@ -4,6 +4,9 @@ For a binary classifier the entropy ``H(p) = −p log₂ p − (1 − p) log₂(
 positive probability ``p`` is maximal at ``p = 0.5`` and decreases monotonically with ``|p − 0.5|``,
 so unweighted selection takes the examples closest to 0.5. Weighted (Fairstein et al., Algorithm 2):
 top-k of ``w(x) · H(p(x))``.
+
+For C > 2 classes least confidence is its textbook form (Settles 2009, §3.1): ``1 − max_c p_c(x)``, the
+probability that the predicted class is wrong (entropy is the separate ``strategy=entropy``).
 """
 
 from __future__ import annotations
@@ -30,4 +33,7 @@ class LeastConfidence(ScoreStrategy):
     request: InferenceRequest = InferenceRequest(frozenset({Need.PROBS}))
 
     def score(self, outputs: PoolOutputs, rng: np.random.Generator) -> np.ndarray:
-        return binary_entropy(outputs.require("probs"))
+        probs = outputs.require("probs")
+        if probs.ndim == 2:
+            return 1.0 - np.asarray(probs, dtype=np.float64).max(axis=1)
+        return binary_entropy(probs)

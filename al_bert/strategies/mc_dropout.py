@@ -8,7 +8,8 @@ With ``p̄(x) = (1/T) Σ_t p_t(x)`` the mean positive probability over the T pas
 * ``acquisition="bald"`` (Houlsby et al. 2011): ``H[p̄(x)] − (1/T) Σ_t H[p_t(x)]``, the mutual
   information between the label and the model parameters.
 
-Entropies are in bits. Weighted: top-k of ``w · score`` (Fairstein et al., Algorithm 2).
+Entropies are in bits. Weighted: top-k of ``w · score`` (Fairstein et al., Algorithm 2). For C > 2
+classes the same two scores over the class-probability vectors (``mc_probs`` of shape (T, n, C)).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from al_bert.outputs import InferenceRequest, Need, PoolOutputs
+from al_bert.outputs import InferenceRequest, Need, PoolOutputs, mc_class_probs
 from al_bert.strategies.base import ScoreStrategy
 from al_bert.strategies.least_confidence import binary_entropy
+from al_bert.strategies.uncertainty import bald, entropy
 from al_bert.validation import choice, whole_number
 
 
@@ -40,6 +42,11 @@ class MCDropout(ScoreStrategy):
 
     def score(self, outputs: PoolOutputs, rng: np.random.Generator) -> np.ndarray:
         mc = np.asarray(outputs.require("mc_probs"), dtype=np.float64)
+        if mc.ndim == 3 and mc.shape[1] == len(outputs):
+            samples = mc_class_probs(mc)  # [n, C, T]
+            if self.acquisition == "bald":
+                return bald(samples) / np.log(2.0)
+            return entropy(samples.mean(axis=2)) / np.log(2.0)
         if mc.ndim != 2 or mc.shape[1] != len(outputs):
             raise ValueError(f"mc_probs must have shape (T, {len(outputs)}), got {mc.shape}")
         predictive = binary_entropy(mc.mean(axis=0))

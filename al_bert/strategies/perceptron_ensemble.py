@@ -4,9 +4,9 @@ perceptrons trained on L's [CLS] vectors of the fine-tuned model.
 The paper gives no training details; we follow the authors' released implementation (IBM
 "low-resource text classification framework", ``perceptron_ensemble.py``), re-written in torch:
 
-* each member is a single linear layer d → 2 with softmax output (a perceptron with a calibrated,
-  logistic output), Glorot-uniform weights and zero bias, with dropout of rate ``input_dropout``
-  = 0.9 on its *inputs* during training only;
+* each member is a single linear layer d → C (2 for the papers' tasks) with softmax output (a
+  perceptron with a calibrated, logistic output), Glorot-uniform weights and zero bias, with dropout
+  of rate ``input_dropout`` = 0.9 on its *inputs* during training only;
 * trained with class-balanced cross-entropy (class c weighted ``|L| / |L_c|``; weights summed over
   the mini-batch and divided by its size, as Keras does), Adam (β = (0.9, 0.999), ε = 1e-7),
   mini-batches of 50 in a fresh random order each epoch;
@@ -18,7 +18,8 @@ The paper gives no training details; we follow the authors' released implementat
   ``bootstrap=True``, by a bootstrap resample of L — off by default, as in the released code).
 
 Score: entropy (bits) of the ensemble's mean positive probability ``p̄(x) = (1/M) Σ_m p_m(x)`` —
-the mean of the members' softmax outputs, not of their hard votes. Weighted: top-k of ``w · H(p̄)``
+the mean of the members' softmax outputs, not of their hard votes (for C > 2: the entropy of the mean
+class-probability vector). Weighted: top-k of ``w · H(p̄)``
 (Fairstein et al., Algorithm 2). All randomness comes from one torch generator seeded from ``rng``.
 """
 
@@ -33,6 +34,7 @@ import numpy as np
 from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.strategies.base import ScoreStrategy
 from al_bert.strategies.least_confidence import binary_entropy
+from al_bert.strategies.uncertainty import entropy
 from al_bert.validation import finite_number, flag, whole_number
 
 
@@ -70,8 +72,10 @@ class PerceptronEnsemble(ScoreStrategy):
         train_y: np.ndarray,
         infer_x: np.ndarray,
         rng: np.random.Generator,
+        num_classes: int = 2,
     ) -> np.ndarray:
-        """Train the ensemble on (train_x, train_y ∈ {0, 1}); P(y = 1) of each member, (M, n)."""
+        """Train the ensemble on (train_x, train_y ∈ {0 … C − 1}); each member's class probabilities,
+        (M, n, C)."""
         import torch
 
         gen = torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
@@ -81,12 +85,18 @@ class PerceptronEnsemble(ScoreStrategy):
         m = self.n_members
         if n == 0:
             raise ValueError("the perceptron ensemble needs at least one labelled example")
-        counts = torch.bincount(y, minlength=2).double()
-        balance = self.class_balanced and bool((counts > 0).all())  # one class: nothing to balance
-        class_w = (n / counts).float() if balance else torch.ones(2)
-        limit = float(np.sqrt(6.0 / (d + 2)))
-        weight = ((torch.rand(m, d, 2, generator=gen) * 2.0 - 1.0) * limit).requires_grad_()
-        bias = torch.zeros(m, 1, 2, requires_grad=True)
+        c = int(num_classes)
+        counts = torch.bincount(y, minlength=c).double()
+        if c == 2:
+            # one class in L: nothing to balance
+            balance = self.class_balanced and bool((counts > 0).all())
+            class_w = (n / counts).float() if balance else torch.ones(2)
+        else:  # |L| / |L_c| for the classes L holds (an absent class has no example to weigh)
+            class_w = torch.where(counts > 0, n / counts.clamp(min=1), 0.0).float()
+            class_w = class_w if self.class_balanced else torch.ones(c)
+        limit = float(np.sqrt(6.0 / (d + c)))
+        weight = ((torch.rand(m, d, c, generator=gen) * 2.0 - 1.0) * limit).requires_grad_()
+        bias = torch.zeros(m, 1, c, requires_grad=True)
         opt = torch.optim.Adam([weight, bias], lr=self.lr, betas=(0.9, 0.999), eps=1e-7)
         members_rows = (
             torch.randint(0, n, (m, n), generator=gen)
@@ -107,7 +117,7 @@ class PerceptronEnsemble(ScoreStrategy):
                     logits = torch.einsum("mbd,mdc->mbc", xb, weight) + bias
                     yb = y[rows]
                     loss = torch.nn.functional.cross_entropy(
-                        logits.reshape(-1, 2), yb.reshape(-1), reduction="none"
+                        logits.reshape(-1, c), yb.reshape(-1), reduction="none"
                     )
                     per_member = (loss * class_w[yb.reshape(-1)]).reshape(m, -1).mean(dim=1)
                     opt.zero_grad()
@@ -116,13 +126,17 @@ class PerceptronEnsemble(ScoreStrategy):
         with torch.no_grad():
             xi = torch.as_tensor(np.asarray(infer_x, dtype=np.float32))
             logits = torch.einsum("nd,mdc->mnc", xi, weight) + bias
-            return torch.softmax(logits, dim=2)[:, :, 1].double().numpy()
+            return torch.softmax(logits, dim=2).double().numpy()
 
     def score(self, outputs: PoolOutputs, rng: np.random.Generator) -> np.ndarray:
         train_x = outputs.require("labelled_embeddings")
         train_y = outputs.require("labelled_labels")
-        probs = self.member_probs(train_x, train_y, outputs.require("embeddings"), rng)
-        return binary_entropy(probs.mean(axis=0))
+        probs = self.member_probs(
+            train_x, train_y, outputs.require("embeddings"), rng, outputs.num_classes
+        )
+        if outputs.num_classes == 2:
+            return binary_entropy(probs[:, :, 1].mean(axis=0))
+        return entropy(probs.mean(axis=0)) / np.log(2.0)
 
 
 @contextmanager

@@ -156,7 +156,11 @@ class SharedIteration0:
             outputs = (
                 self.inner.infer(request.only(wanted), pool, labelled, labels, iteration)
                 if wanted
-                else PoolOutputs(pool_positions=np.asarray(pool))
+                else PoolOutputs(
+                    pool_positions=np.asarray(pool),
+                    # every stored pool holds the probabilities: (n,) binary, (n, C) otherwise
+                    num_classes=2 if np.ndim(cached["probs"]) == 1 else len(cached["probs"][0]),
+                )
             )
             for name, value in cached.items():
                 setattr(outputs, name, value)

@@ -51,7 +51,10 @@ ITERATION0_KEYS = (
 # Settings added after runs were committed, with the value every earlier run used: that value is left out
 # of the key (those runs keep theirs), any other value enters it (a run that computes differently gets a
 # key of its own). (group, key) -> the earlier runs' value.
-KEYLESS_EARLIER_VALUES: dict[tuple[str, str], Any] = {("trainer", "fused_adamw"): False}
+KEYLESS_EARLIER_VALUES: dict[tuple[str, str], Any] = {
+    ("trainer", "fused_adamw"): False,
+    ("dataset", "multiclass"): False,  # dataset=custom: binary, as every earlier custom run was
+}
 # Hydra targets that moved after runs were committed: a key holds the path they had then, so renaming a
 # module changes no key. New path -> the path in earlier keys.
 EARLIER_TARGETS = {"al_bert.data.catalog.build_task": "al_bert.data.tasks.build_task"}

@@ -21,6 +21,7 @@ CURVE_COLUMNS = (
     "positives_selected",
     "accuracy",
     "f1",
+    "macro_f1",
     "precision",
     "recall",
     "balanced_accuracy",
@@ -101,12 +102,14 @@ class WandbTracker:
         import wandb
 
         if records:
-            table = wandb.Table(columns=list(CURVE_COLUMNS))
+            # the task's own columns: binary runs have no macro_f1, multi-class runs no f1
+            columns = [c for c in CURVE_COLUMNS if any(c in r for r in records)]
+            table = wandb.Table(columns=list[str | int](columns))
             for r in records:
-                table.add_data(*[r.get(c) for c in CURVE_COLUMNS])
+                table.add_data(*[r.get(c) for c in columns])
             self.run.log({"learning_curve": table})
             final = records[-1]
-            for key in CURVE_COLUMNS:
+            for key in columns:
                 if final.get(key) is not None:
                     self.run.summary[f"final/{key}"] = final[key]
         self.run.summary["status"] = status

@@ -22,6 +22,13 @@ Choices (also in ``docs/reproducibility.md``):
   sampling ∝ w, weighted clustering), so this only makes the numbers interpretable.
 * Every pool example gets a positive weight (its own bin is non-empty), so InvProp never excludes
   one.
+
+C > 2 classes (al-bert's extension; docs/reproducibility.md): a cell is (predicted class ĉ = argmax p,
+bin of p_ĉ among the same ``m`` equal-width bins of [0, 1]), and ``w(x) = 1 / (b_cell · #non-empty
+cells)``: sampling ∝ w draws every predicted class, and every confidence level within it, equally often.
+For C = 2 the cells of ĉ = 1 are the bins of M(x) above 0.5 and those of ĉ = 0 the bins below it (p₀ = 1 −
+M(x)), so the rule is the binary one up to how a bin straddling 0.5 is split; binary tasks keep the
+binary rule exactly.
 """
 
 from __future__ import annotations
@@ -63,6 +70,21 @@ def invprop_weights(scores: np.ndarray, bins: int = 10) -> np.ndarray:
     return 1.0 / (counts[index].astype(np.float64) * non_empty)
 
 
+def predicted_class_invprop_weights(probs: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Multi-class InvProp: inverse frequency of each (predicted class, confidence bin) cell of (n, C)
+    class probabilities, normalised over the non-empty cells (the weights sum to 1)."""
+    if bins < 1:
+        raise ValueError(f"InvProp needs at least one bin, got bins={bins}")
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.shape[0] == 0:
+        return np.zeros(0, dtype=np.float64)
+    predicted = probs.argmax(axis=1)
+    confidence = np.clip(probs[np.arange(probs.shape[0]), predicted], 0.0, 1.0)
+    cell = predicted * bins + assign_bins(confidence, bins)
+    _, index, counts = np.unique(cell, return_inverse=True, return_counts=True)
+    return 1.0 / (counts[index].astype(np.float64) * counts.size)
+
+
 class InvProp(Weighting):
     """Inverse-propensity weights over ``bins`` equal-width bins of M(x) (Fairstein et al., §4)."""
 
@@ -73,7 +95,10 @@ class InvProp(Weighting):
         self.bins = whole_number("weighting.bins", bins, low=1)
 
     def __call__(self, outputs: PoolOutputs) -> np.ndarray:
-        return invprop_weights(positive_probs(outputs), self.bins)
+        probs = positive_probs(outputs)
+        if probs.ndim == 2:
+            return predicted_class_invprop_weights(probs, self.bins)
+        return invprop_weights(probs, self.bins)
 
     def __repr__(self) -> str:
         return f"InvProp(bins={self.bins})"
