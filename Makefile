@@ -4,7 +4,7 @@ SCALE ?= smoke
 export AL_BERT_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test-latest test test-slow test-slurm lint format run table-datasets bench-select bench-sweep bench-memory bench-train bench-soak bench-peers gpu-bundle gpu-bundle-check gpu-check tables clean reproduce \
+.PHONY: help install lock test-latest test test-slow test-slurm lint format run table-datasets bench-select bench-sweep bench-memory bench-train bench-soak bench-peers bench-peers-multiclass gpu-bundle gpu-bundle-check gpu-check tables clean reproduce \
 	figure-ein-dor-1 figure-ein-dor-2 table-ein-dor-2 table-ein-dor-3 table-fairstein-2 \
 	table-fairstein-3 table-fairstein-4 table-fairstein-5 table-fairstein-6 table-fairstein-11
 
@@ -87,6 +87,9 @@ bench-soak:  ## benchmarks/soak.{md,json}: 105 tiny runs, 2 workers, 3 random SI
 
 bench-peers:  ## benchmarks/peers.{md,json}: al-bert vs small-text and baal per selection step (pip install -e ".[bench]")
 	$(PYTHON) scripts/bench_peers.py --out benchmarks
+
+bench-peers-multiclass:  ## benchmarks/peers_trec6.{md,json}: the same on TREC-6 (6 classes): entropy, margin, BALD, BatchBALD
+	$(PYTHON) scripts/bench_peers.py --dataset trec6 --strategies entropy margin bald batchbald --repeat-under 200 --out benchmarks
 
 # reproduce at SCALE=cpu runs JOBS runs at once (joblib), each with cores / JOBS torch threads: on 2 cores
 # two 1-thread runs finish about 1.4x more runs per hour than one 2-thread run (small batches scale badly).

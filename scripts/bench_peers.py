@@ -10,9 +10,16 @@ small-text: ``QueryStrategy.query``; baal: ``predict_on_dataset`` + its heuristi
 within each repeat; the minimum over the repeats is kept. Where two tools run the same algorithm, their
 selections are compared given identical probabilities / embeddings / MC samples.
 
+On a multi-class pool (``--dataset trec6``: C = 6 classes; the model, and the peers' copy of it, get a
+C-class head) the rows are the strategies defined for any number of classes: entropy, margin (breaking
+ties), BALD and BatchBALD on MC dropout. They are written to ``peers_<dataset>.{md,json}``
+(``--name`` overrides the file stem), so the binary results in ``peers.{md,json}`` stay.
+
     python scripts/bench_peers.py --out benchmarks            # writes peers.md and peers.json
     python scripts/bench_peers.py --smoke --out /tmp/peers    # tiny random model and pool: the machinery
     python scripts/bench_peers.py --render --out benchmarks   # rebuild peers.md from peers.json
+                                                              # (--dataset / --name: that report)
+    python scripts/bench_peers.py --dataset trec6 --out benchmarks   # peers_trec6.{md,json}: C = 6
 
 Needs the ``bench`` extra (``pip install -e ".[bench]"``); baal is optional (its column is then empty).
 """
@@ -28,6 +35,7 @@ import json
 import logging
 import os
 import platform
+import re
 import tempfile
 import time
 import warnings
@@ -50,8 +58,8 @@ from al_bert.model.backbones import BackboneConfig, load_tokenizer, tokenizer_id
 from al_bert.model.inference import pool_outputs
 from al_bert.model.module import ALClassifier, OptimConfig
 from al_bert.model.training import TrainingConfig, fit_model
-from al_bert.outputs import PoolOutputs
-from al_bert.strategies.base import Strategy
+from al_bert.outputs import PoolOutputs, class_probs, mc_class_probs
+from al_bert.strategies.base import ScoreStrategy, Strategy
 from al_bert.strategies.egl import last_layer_egl
 from al_bert.strategies.least_confidence import binary_entropy
 
@@ -75,6 +83,8 @@ class Row:
     peer_names: str
     subset: bool = False
     """Timed on the first ``--egl-subset`` pool texts only (small-text's cost is per example)."""
+    any_classes: bool = False
+    """Defined for any number of classes C ≥ 2 in every tool (the other rows run on binary pools only)."""
 
 
 ROWS = (
@@ -118,6 +128,47 @@ ROWS = (
     ),
 )
 ROW_NAMES = tuple(row.name for row in ROWS)
+"""The binary rows (``peers.md``), the default on a binary pool."""
+
+MULTICLASS_ROWS = (
+    Row(
+        "entropy",
+        "Entropy",
+        ("strategy=entropy",),
+        (SMALL_TEXT, BAAL),
+        "small-text `PredictionEntropy`; baal `Entropy` heuristic + `BaalTransformersTrainer` (one pass)",
+        any_classes=True,
+    ),
+    Row(
+        "margin",
+        "Margin (breaking ties)",
+        ("strategy=margin",),
+        (SMALL_TEXT, BAAL),
+        "small-text `BreakingTies`; baal `Margin` heuristic + `BaalTransformersTrainer` (one pass)",
+        any_classes=True,
+    ),
+    Row(
+        "bald",
+        "BALD (MC dropout)",
+        ("strategy=bald",),
+        (SMALL_TEXT, BAAL),
+        "small-text `BALD`; baal `BALD` heuristic + `BaalTransformersTrainer`",
+        any_classes=True,
+    ),
+    Row(
+        "batchbald",
+        "BatchBALD (MC dropout)",
+        ("strategy=batchbald",),
+        (BAAL,),
+        "baal `BatchBALD` heuristic + `BaalTransformersTrainer` (small-text has none)",
+        any_classes=True,
+    ),
+)
+MULTICLASS_ROW_NAMES = tuple(row.name for row in MULTICLASS_ROWS)
+"""The rows for any number of classes, the default on a multi-class pool (``peers_<dataset>.md``)."""
+ALL_ROWS = ROWS + MULTICLASS_ROWS
+MC_STRATEGIES = ("strategy=mc_dropout", "strategy=bald", "strategy=batchbald")
+"""al-bert's strategies on MC-dropout passes (``strategy.mc_passes`` is set from ``--mc-passes``)."""
 
 
 # --------------------------------------------------------------------------------------- pure helpers
@@ -226,7 +277,7 @@ def compose_config(overrides: list[str]) -> Any:
 
 
 def load_strategy(overrides: tuple[str, ...], mc_passes: int) -> Strategy:
-    extra = [f"strategy.mc_passes={mc_passes}"] if "strategy=mc_dropout" in overrides else []
+    extra = [f"strategy.mc_passes={mc_passes}"] if set(MC_STRATEGIES) & set(overrides) else []
     strategy = instantiate(compose_config([*overrides, *extra]).strategy, _convert_="all")
     assert isinstance(strategy, Strategy)
     return strategy
@@ -274,11 +325,12 @@ class AlBert:
 
 
 def peer_model(module: ALClassifier, dropout: float) -> nn.Module:
-    """A ``BertForSequenceClassification`` with exactly al-bert's weights (encoder, pooler, head)."""
+    """A ``BertForSequenceClassification`` with exactly al-bert's weights (encoder, pooler, head), over
+    al-bert's C classes."""
     from transformers import BertForSequenceClassification
 
     config: Any = copy.deepcopy(module.net.encoder.config)
-    config.num_labels = 2
+    config.num_labels = module.num_classes
     config.classifier_dropout = dropout
     model = BertForSequenceClassification(config)
     model.bert.load_state_dict(module.net.encoder.state_dict())
@@ -322,14 +374,20 @@ class SmallText:
 
     @classmethod
     def build(
-        cls, model: nn.Module, tokenizer: Any, model_path: str, max_length: int, batch: int
+        cls,
+        model: nn.Module,
+        tokenizer: Any,
+        model_path: str,
+        max_length: int,
+        batch: int,
+        num_classes: int = 2,
     ) -> SmallText:
         from small_text import TransformerBasedClassification, TransformerModelArguments
 
         with quiet():
             clf = TransformerBasedClassification(
                 TransformerModelArguments(model_path),
-                num_classes=2,
+                num_classes=num_classes,
                 mini_batch_size=batch,
                 device="cpu" if not torch.cuda.is_available() else "cuda",
             )
@@ -363,7 +421,7 @@ class SmallText:
             )
             data.append((enc["input_ids"], enc["attention_mask"], int(label)))
         with quiet():
-            return TransformersDataset(data, target_labels=np.array([0, 1]))
+            return TransformersDataset(data, target_labels=np.arange(self.clf.num_classes))
 
     def egl_model(self) -> Any:
         """What small-text's EGL strategies call: the real classifier if that works, else an adapter."""
@@ -413,11 +471,13 @@ def smalltext_query(
 # --------------------------------------------------------------------------------------- baal side
 @dataclass
 class Baal:
-    """baal's MC-dropout prediction (its ``BaalTransformersTrainer``) over the pool texts."""
+    """baal's prediction (its ``BaalTransformersTrainer``) over the pool texts: MC dropout on the
+    ``patch_module``d model, or (``plain``) one deterministic pass of the model as it is."""
 
     trainer: Any
     dataset: Any
     batch: int
+    plain: Any = None
 
     @classmethod
     def build(
@@ -428,6 +488,7 @@ class Baal:
         max_length: int,
         batch: int,
         tmp: str,
+        plain: bool = False,
     ) -> Baal:
         import structlog
         from baal.bayesian.dropout import patch_module
@@ -450,15 +511,33 @@ class Baal:
                 data_collator=DataCollatorWithPadding(tokenizer),
                 replicate_in_memory=True,
             )
-        return cls(trainer, encoded, batch)
+            # predict_on_dataset calls model.eval(): without patch_module, one deterministic pass
+            plain_trainer = (
+                BaalTransformersTrainer(
+                    model=copy.deepcopy(model),
+                    args=args,
+                    data_collator=DataCollatorWithPadding(tokenizer),
+                    replicate_in_memory=True,
+                )
+                if plain
+                else None
+            )
+        return cls(trainer, encoded, batch, plain_trainer)
+
+    def select(self, heuristic: Any, k: int, iterations: int | None = None) -> np.ndarray:
+        """``predict_on_dataset`` ([n, C, T] logits: ``iterations`` MC-dropout passes, or one
+        deterministic pass when None) + the top k of ``heuristic``'s ranking, as baal's
+        ``ActiveLearningLoop`` takes them."""
+        trainer = self.trainer if iterations else self.plain
+        with quiet():
+            predictions = trainer.predict_on_dataset(self.dataset, iterations=iterations or 1)
+            ranked = heuristic(predictions)
+        return np.sort(np.asarray(ranked[:k], dtype=np.int64))
 
     def bald(self, iterations: int, k: int) -> np.ndarray:
         from baal.active.heuristics import BALD
 
-        with quiet():
-            predictions = self.trainer.predict_on_dataset(self.dataset, iterations=iterations)
-            ranked = BALD()(predictions)
-        return np.sort(np.asarray(ranked[:k], dtype=np.int64))
+        return self.select(BALD(), k, iterations)
 
 
 def baal_available() -> bool:
@@ -487,6 +566,21 @@ def smoke_settings(args: argparse.Namespace) -> None:
     args.defaults_subset, args.peer_batch = 8, 16
 
 
+def resolve_rows(names: list[str] | None, num_classes: int) -> list[Row]:
+    """The rows to time, in table order: ``names``, or by default the binary rows on a binary pool and
+    the rows for any number of classes on a multi-class one (where the binary rows cannot run)."""
+    if names is None:
+        names = list(ROW_NAMES if num_classes == 2 else MULTICLASS_ROW_NAMES)
+    rows = [row for row in ALL_ROWS if row.name in names]
+    binary_only = [row.name for row in rows if not row.any_classes]
+    if num_classes > 2 and binary_only:
+        raise SystemExit(
+            f"--strategies {' '.join(binary_only)}: binary pools only (this pool has {num_classes} "
+            f"classes); on a multi-class pool use {' '.join(MULTICLASS_ROW_NAMES)}"
+        )
+    return rows
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     started_run = time.perf_counter()
     if args.threads:
@@ -504,6 +598,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ]
     )
     task = instantiate(cfg.dataset, _convert_="all")
+    num_classes = int(task.num_classes)
+    binary = num_classes == 2
+    rows = resolve_rows(args.strategies, num_classes)
+    row_names = {row.name for row in rows}
     backbone = BackboneConfig(**cfg.model)
     tokenizer = load_tokenizer(backbone)
     texts_all = task.train["text"].astype(str).to_numpy()
@@ -541,13 +639,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         module = fit_model(backbone, training, datamodule, labelled, labels, seed=args.seed)
     else:  # the pretrained encoder and a fixed, seeded random head
         torch.manual_seed(args.seed)
-        module = ALClassifier(backbone, OptimConfig(), total_steps=1)
+        module = ALClassifier(backbone, OptimConfig(), total_steps=1, num_classes=num_classes)
     module.eval()
     fit_seconds = time.perf_counter() - fit_started
     albert = AlBert(module, datamodule, labelled, labels, device, bf16, args.seed)
     model = peer_model(module, backbone.dropout)
 
-    st = SmallText.build(model, tokenizer, backbone.name_or_path, max_length, args.peer_batch)
+    st = SmallText.build(
+        model, tokenizer, backbone.name_or_path, max_length, args.peer_batch, num_classes
+    )
     n, m = pool.size, labelled.size
     pool_texts, labelled_texts = texts_all[pool].tolist(), texts_all[labelled].tolist()
     unlabelled_y = np.full(n, -1, dtype=np.int64)
@@ -556,16 +656,30 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     subset = np.arange(min(args.egl_subset, n))
     args.k_subset = min(args.k_subset, max(subset.size - 1, 1))
     ds_subset = st.dataset([pool_texts[i] for i in subset], unlabelled_y[subset])
-    egl_clf = st.egl_model()
+    egl_clf = st.egl_model() if any(row.subset for row in rows) else None
     tmp = tempfile.TemporaryDirectory()
     bl = (
-        Baal.build(model, tokenizer, pool_texts, max_length, args.peer_batch, tmp.name)
+        Baal.build(
+            model,
+            tokenizer,
+            pool_texts,
+            max_length,
+            args.peer_batch,
+            tmp.name,
+            plain=bool(row_names & {"entropy", "margin"}),
+        )
         if baal_available()
         else None
     )
 
     # Same weights: al-bert in fp32 and small-text on the first rows give the same probabilities.
-    from small_text import BALD, GreedyCoreset, LeastConfidence
+    from small_text import (
+        BALD,
+        BreakingTies,
+        GreedyCoreset,
+        LeastConfidence,
+        PredictionEntropy,
+    )
     from small_text.integrations.pytorch.query_strategies import (
         BADGE,
         ExpectedGradientLength,
@@ -578,7 +692,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with quiet(), torch.inference_mode():
         p_st = st.clf.predict_proba(
             st.dataset([pool_texts[i] for i in check_rows], unlabelled_y[check_rows])
-        )[:, 1]
+        )
+    p_st = p_st[:, 1] if binary else p_st  # al-bert: the positive class's alone when binary
     same_weights_diff = float(np.abs(p_albert32 - p_st).max())
 
     def egl_layer() -> Any:
@@ -635,15 +750,43 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         },
     }
+    peer_steps |= {
+        "entropy": {
+            SMALL_TEXT: lambda: smalltext_query(
+                PredictionEntropy(), st.clf, ds_pool, n, 0, labels[:0], args.k
+            )
+        },
+        "margin": {
+            SMALL_TEXT: lambda: smalltext_query(
+                BreakingTies(), st.clf, ds_pool, n, 0, labels[:0], args.k
+            )
+        },
+        "bald": {
+            SMALL_TEXT: lambda: smalltext_query(
+                BALD(dropout_samples=args.mc_passes), st.clf, ds_pool, n, 0, labels[:0], args.k
+            )
+        },
+        "batchbald": {},  # small-text has no BatchBALD (see smalltext_batchbald())
+    }
     if bl is not None:
+        from baal.active.heuristics import BALD as BaalBALD
+        from baal.active.heuristics import BatchBALD as BaalBatchBALD
+        from baal.active.heuristics import Entropy as BaalEntropy
+        from baal.active.heuristics import Margin as BaalMargin
+
         peer_steps["mc_dropout_bald"][BAAL] = lambda: bl.bald(args.mc_passes, args.k)
+        peer_steps["entropy"][BAAL] = lambda: bl.select(BaalEntropy(), args.k)
+        peer_steps["margin"][BAAL] = lambda: bl.select(BaalMargin(), args.k)
+        peer_steps["bald"][BAAL] = lambda: bl.select(BaalBALD(), args.k, args.mc_passes)
+        peer_steps["batchbald"][BAAL] = lambda: bl.select(
+            BaalBatchBALD(num_samples=args.k), args.k, args.mc_passes
+        )
 
     # Warm-up (allocator, kernels) of both tools on a few rows: not timed.
     albert.step(lc, pool[check_rows], min(args.k, check_rows.size))
     with quiet():
         st.clf.predict_proba(ds_subset)
 
-    rows = [row for row in ROWS if row.name in args.strategies]
     strategies = {row.name: load_strategy(row.overrides, args.mc_passes) for row in rows}
     runs: dict[str, dict[str, list[float]]] = {row.name: {} for row in rows}
     last: dict[str, dict[str, Any]] = {row.name: {} for row in rows}
@@ -754,6 +897,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 chosen, np.asarray(last["mc_dropout_bald"][BAAL])
             )
         agreement["mc_dropout_bald"] = bald
+    agreement |= multiclass_agreement(
+        last, strategies, st, bl, ds_pool, args.k, args.mc_passes, args.seed
+    )
 
     # ---- small-text with its defaults (max_length, mini-batch size) vs the settings above, same rows
     d_rows = np.arange(min(args.defaults_subset, n))
@@ -814,8 +960,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {
         "goal": f"al-bert ≥ {GOAL:g}× faster than small-text for every strategy both offer, on short-text pools",
         "smoke": bool(args.smoke),
+        "repeat_under_s": float(args.repeat_under),
         "pool": {
             "dataset": args.dataset,
+            "num_classes": num_classes,
+            "classes": list(task.classes),
             "split": "train",
             "pool_size": int(n),
             "labelled_size": int(m),
@@ -831,7 +980,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "backbone": backbone.name_or_path,
             "config": args.model,
             "head": (
-                "BERT pooler (tanh dense over [CLS]) → dropout → linear, 2 classes "
+                f"BERT pooler (tanh dense over [CLS]) → dropout → linear, {num_classes} classes "
                 "(= BertForSequenceClassification)"
             ),
             "weights": (
@@ -857,6 +1006,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "full model: one forward + backward per batch, per-example ghost norms "
                     "(Opacus); last layer: closed form"
                 ),
+                "mc_passes": int(args.mc_passes),
+                **(
+                    {
+                        "batchbald": {
+                            key: getattr(strategies["batchbald"], key)
+                            for key in ("mc_passes", "max_configurations", "samples")
+                        }
+                    }
+                    if "batchbald" in strategies
+                    else {}
+                ),
             },
             SMALL_TEXT: {
                 "max_length": max_length,
@@ -880,6 +1040,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     ),
                 },
                 "notes": dict(st.notes),
+                "batchbald_classes": smalltext_batchbald(),
             },
         },
         "peer_defaults": peer_defaults,
@@ -914,13 +1075,133 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
             },
         }
+        if bl.plain is not None:
+            report["tools"][BAAL]["single_pass"] = (
+                "entropy, margin: a second BaalTransformersTrainer on the model without patch_module, "
+                "predict_on_dataset(iterations=1) (model.eval(): dropout off), then the heuristic"
+            )
+        if "batchbald" in row_names:
+            report["tools"][BAAL]["batchbald"] = {
+                "num_samples": int(args.k),
+                "num_draw": int(default_of(_baal_batchbald().__init__, "num_draw")),
+            }
     measured = [o["cpu_percent"] for o in others if o is not None]
     report["machine"]["shared"] = bool(measured) and max(measured) > 50.0
     return report
 
 
+def _scores(strategy: Strategy, outputs: PoolOutputs) -> np.ndarray:
+    assert isinstance(strategy, ScoreStrategy), strategy
+    return np.asarray(strategy.score(outputs, np.random.default_rng(0)), dtype=np.float64)
+
+
+def multiclass_agreement(
+    last: dict[str, dict[str, Any]],
+    strategies: dict[str, Strategy],
+    st: SmallText,
+    bl: Baal | None,
+    ds_pool: Any,
+    k: int,
+    mc_passes: int,
+    seed: int,
+) -> dict[str, dict[str, Any]]:
+    """The rows for any number of classes: each peer's rule run on al-bert's probabilities (entropy,
+    margin) or MC samples (BALD, BatchBALD) against al-bert's selection, and each tool's own run."""
+    from small_text import BALD, BreakingTies, PredictionEntropy
+
+    agreement: dict[str, dict[str, Any]] = {}
+    n = len(ds_pool)
+    no_labels = np.zeros(0, dtype=np.int64)
+    single_pass = {"entropy": (PredictionEntropy, "Entropy"), "margin": (BreakingTies, "Margin")}
+    for name, (st_rule, baal_rule) in single_pass.items():
+        if name not in last:
+            continue
+        chosen, outputs = last[name][AL_BERT]
+        probs = class_probs(outputs.require("probs"))  # [n, C]
+        scores = _scores(strategies[name], outputs)
+        same = smalltext_query(st_rule(), _FixedProba(probs), ds_pool, n, 0, no_labels, k)
+        found = {
+            "small_text_same_probabilities": overlap_modulo_ties(chosen, same, scores),
+            "small_text_own_inference": overlap_modulo_ties(
+                chosen, np.asarray(last[name][SMALL_TEXT]), scores
+            ),
+        }
+        if bl is not None:
+            heuristic = getattr(importlib.import_module("baal.active.heuristics"), baal_rule)()
+            with quiet():
+                ranked = heuristic(probs[:, :, None])  # baal's layout [n, C, T], one pass
+            found["baal_same_probabilities"] = overlap_modulo_ties(chosen, ranked[:k], scores)
+            found["baal_own_inference"] = overlap_modulo_ties(
+                chosen, np.asarray(last[name][BAAL]), scores
+            )
+        agreement[name] = found
+    if "bald" in last:
+        chosen, outputs = last["bald"][AL_BERT]
+        samples = mc_class_probs(outputs.require("mc_probs"))  # [n, C, T], baal's layout
+        scores = _scores(strategies["bald"], outputs)
+        stub = _FixedProba(samples.mean(2), samples.transpose(0, 2, 1))  # small-text's (n, T, C)
+        same = smalltext_query(BALD(dropout_samples=mc_passes), stub, ds_pool, n, 0, no_labels, k)
+        found = {
+            "small_text_same_samples": overlap_modulo_ties(chosen, same, scores),
+            "small_text_own_inference": overlap_modulo_ties(
+                chosen, np.asarray(last["bald"][SMALL_TEXT])
+            ),
+        }
+        if bl is not None:
+            from baal.active.heuristics import BALD as BaalBALD
+
+            with quiet():
+                ranked = BaalBALD()(samples)
+            found["baal_same_samples"] = overlap_modulo_ties(chosen, ranked[:k], scores)
+            found["baal_own_inference"] = overlap_modulo_ties(
+                chosen, np.asarray(last["bald"][BAAL])
+            )
+        agreement["bald"] = found
+    if "batchbald" in last and bl is not None:
+        from baal.active.heuristics import BALD as BaalBALD
+        from baal.active.heuristics import BatchBALD as BaalBatchBALD
+
+        chosen, outputs = last["batchbald"][AL_BERT]
+        samples = mc_class_probs(outputs.require("mc_probs"))
+        torch.manual_seed(seed)  # baal draws its label configurations with torch.multinomial
+        with quiet():
+            ranked = BaalBatchBALD(num_samples=k)(samples)
+            top = int(np.argmax(BaalBALD().compute_score(samples)))
+        overlap = overlap_modulo_ties(chosen, ranked[:k])
+        # both greedy batches open with the pool's highest BALD score (no configuration sampled yet)
+        overlap["bald_top_selected"] = {
+            AL_BERT: bool(top in chosen.tolist()),
+            BAAL: bool(top in ranked[:k].tolist()),
+        }
+        agreement["batchbald"] = {
+            "baal_same_samples": overlap,
+            "baal_own_inference": overlap_modulo_ties(chosen, np.asarray(last["batchbald"][BAAL])),
+        }
+    return agreement
+
+
+def smalltext_batchbald() -> list[str]:
+    """The classes of the installed small-text whose name says BatchBALD (read from its source, no module
+    imported): none in 1.4.1, hence no small-text cell in the BatchBALD row."""
+    import small_text
+
+    root = Path(small_text.__file__).resolve().parent
+    pattern = re.compile(r"^class\s+(\w*batch_?bald\w*)", re.IGNORECASE | re.MULTILINE)
+    return sorted(
+        f"{path.relative_to(root.parent).as_posix()}:{found}"
+        for path in root.rglob("*.py")
+        for found in pattern.findall(path.read_text(errors="replace"))
+    )
+
+
 def _egl_layer_query(strategy: Any, clf: Any, dataset: Any, n: int, k: int) -> np.ndarray:
     return smalltext_query(strategy, clf, dataset, n, 0, np.zeros(0, dtype=np.int64), k)
+
+
+def _baal_batchbald() -> Any:
+    from baal.active.heuristics import BatchBALD
+
+    return BatchBALD
 
 
 def _from_arrays() -> Callable[..., Any]:
@@ -958,6 +1239,11 @@ def _agreement_line(name: str, key: str, value: dict[str, Any]) -> str:
         ties = f"; same selection up to ties: {'yes' if value['agree_modulo_ties'] else 'no'}"
         ties += f" ({value['tied_at_kth']} rows tied at the k-th score)"
     extra = ""
+    if "bald_top_selected" in value:
+        extra = "; BALD top selected: " + ", ".join(
+            f"{tool} {'yes' if chosen else 'no'}"
+            for tool, chosen in value["bald_top_selected"].items()
+        )
     if "max_relative_score_difference" in value:
         extra = f"; largest relative score difference {value['max_relative_score_difference']:.1e}"
     return f"| {name} | {key.replace('_', ' ')} | {value['overlap']}/{value['k']}{ties}{extra} |"
@@ -977,7 +1263,9 @@ def _why(report: dict[str, Any]) -> list[str]:
         f"text and infers under {ours['precision']}.",
     ]
     lc = strategies.get("least_confidence")
-    seconds = {name: row[SMALL_TEXT]["seconds"] for name, row in strategies.items()}
+    seconds = {
+        name: row[SMALL_TEXT]["seconds"] for name, row in strategies.items() if SMALL_TEXT in row
+    }
     if lc and "core_set" in seconds and "badge" in seconds:
         lines.append(
             f"- small-text's embedding strategies cost {seconds['core_set'] / seconds['least_confidence']:.2f}× "
@@ -999,11 +1287,16 @@ def _why(report: dict[str, Any]) -> list[str]:
                     else "the closed form from one inference pass)."
                 )
             )
-    bald = strategies.get("mc_dropout_bald")
-    if lc and bald:
+    for base_name, bald_name, base_title in (
+        ("least_confidence", "mc_dropout_bald", "least-confidence"),
+        ("entropy", "bald", "entropy"),
+    ):
+        base, bald = strategies.get(base_name), strategies.get(bald_name)
+        if not (base and bald and base_name in seconds and bald_name in seconds):
+            continue
         lines.append(
-            f"- MC dropout: al-bert's BALD step costs {bald[AL_BERT]['seconds'] / lc[AL_BERT]['seconds']:.1f}× "
-            f"its least-confidence step, small-text's {seconds['mc_dropout_bald'] / seconds['least_confidence']:.1f}× "
+            f"- MC dropout: al-bert's BALD step costs {bald[AL_BERT]['seconds'] / base[AL_BERT]['seconds']:.1f}× "
+            f"its {base_title} step, small-text's {seconds[bald_name] / seconds[base_name]:.1f}× "
             "its own. al-bert switches on every dropout of the model (`module.train()`, Gal & Ghahramani; "
             "paper 1), BERT's attention-probability dropout included, which takes attention off the fused "
             "SDPA kernel and draws a batch × heads × length × length mask per layer and pass. small-text's "
@@ -1012,6 +1305,108 @@ def _why(report: dict[str, Any]) -> list[str]:
             "mode, so the peers' passes skip that work (and sample a different, cheaper approximate "
             "posterior)."
         )
+        break
+    batch, bald = strategies.get("batchbald"), strategies.get("bald")
+    if batch and bald:
+        per_tool = [
+            f"{tool} {batch[tool]['seconds']:.1f} s vs {bald[tool]['seconds']:.1f} s for its BALD step"
+            for tool in (AL_BERT, BAAL)
+            if tool in batch and tool in bald
+        ]
+        ours_bb = ours.get("batchbald", {})
+        theirs_bb = tools.get(BAAL, {}).get("batchbald", {})
+        lines.append(
+            "- BatchBALD reads the same MC-dropout passes as BALD, so what it adds is the greedy batch: "
+            + "; ".join(per_tool)
+            + ". al-bert's joint entropy is exact while the batch has at most "
+            f"{ours_bb.get('max_configurations', '?')} label configurations (C^n), then estimated from "
+            f"{ours_bb.get('samples', '?')} configurations drawn once and extended by one label per pick"
+            + (
+                f"; baal's `BatchBALD` draws {theirs_bb['num_draw']} configurations per MC pass anew at "
+                f"every step (num_draw × T joint probabilities for every pool text) and makes up to k + 1 picks "
+                "(the top BALD text, then k more), of which the k highest-scoring are taken."
+                if theirs_bb
+                else "."
+            )
+        )
+    return lines
+
+
+def _regenerate(report: dict[str, Any], binary_rows: bool) -> str:
+    dataset = report["pool"]["dataset"]
+    if binary_rows and dataset == "sst2":
+        return "make bench-peers"
+    if dataset == "trec6":
+        return "make bench-peers-multiclass"
+    return f"python scripts/bench_peers.py --dataset {dataset} --out benchmarks"
+
+
+def _albert_strategies(report: dict[str, Any], binary_rows: bool, new_rows: list[str]) -> str:
+    binary = "`mc_dropout` with `acquisition=bald`"
+    if not new_rows:
+        return binary
+    passes = report["tools"][AL_BERT].get("mc_passes")
+    new = ", ".join(f"`{name}`" for name in new_rows) + (
+        f"; `strategy.mc_passes={passes}` for the MC-dropout ones" if passes else ""
+    )
+    return f"{binary}; {new}" if binary_rows else new
+
+
+def _selection_notes(report: dict[str, Any], binary_rows: bool, new_rows: list[str]) -> list[str]:
+    """The text under the agreement table: what "same …" means, and why selections differ by design."""
+    lines: list[str] = []
+    if binary_rows:
+        lines += [
+            "\"same …\": small-text's (or baal's) selection rule run on al-bert's probabilities, embeddings "
+            "or MC samples (a stand-in classifier returning them; `GreedyCoreset(normalize=False)` with the "
+            "`embeddings=` argument), against al-bert's selection. \"own inference\": each tool's own timed "
+            "run; these differ by design where noted below.",
+            "",
+            "- Least confidence: small-text ranks by 1 − max p, al-bert by the entropy of p; for two classes "
+            "both order by |p − 0.5|. Own inference differs only through bf16 (al-bert) vs fp32 probabilities.",
+            "- Core-Set: small-text embeds each text by the mean of the last hidden states over all positions "
+            "but [CLS], padding included, L2-normalised; al-bert uses the vector that enters the classifier "
+            "(here the pooler output). Given the same embeddings the greedy k-center rule is the same.",
+            "- BADGE: for two classes small-text 1.4.1 seeds k-means++ (scikit-learn's, with local trials) on the "
+            "plain embeddings (`get_badge_embeddings` only scales them when `num_classes > 2`), not on gradient "
+            "embeddings as Ash et al. and al-bert do; selections are not comparable.",
+            "- EGL, full model: small-text sums |g| over all parameters (`torch.sqrt(params.pow(2)).sum()`, an "
+            "L1 norm), al-bert takes the L2 norm (Settles et al.); rankings differ by design. Classification "
+            "layer: both take the L2 norm of the weight-and-bias gradient, so the scores agree (compared in fp32).",
+            "- MC-dropout BALD: each tool draws its own dropout masks, so own-inference selections differ by chance.",
+        ]
+    else:
+        lines += [
+            "\"same …\": small-text's or baal's selection rule run on al-bert's class probabilities or MC "
+            "samples (for small-text a stand-in classifier returning them, for baal the [n, C, T] array its "
+            "heuristics take), against al-bert's selection. \"own inference\": each tool's own timed run.",
+            "",
+        ]
+    tools = report["tools"]
+    ours_bb = tools[AL_BERT].get("batchbald", {})
+    theirs_bb = tools.get(BAAL, {}).get("batchbald", {})
+    notes = {
+        "entropy": "- Entropy: small-text's `PredictionEntropy` (scipy's entropy of each row), baal's "
+        "`Entropy` and al-bert all rank by −Σ_c p_c log p_c, highest first. Own inference differs only "
+        "through bf16 (al-bert) vs fp32 probabilities.",
+        "margin": "- Margin: small-text's `BreakingTies`, baal's `Margin` and al-bert all rank by "
+        "p_(1) − p_(2), smallest first (al-bert scores 1 − margin). Own inference differs only through bf16 "
+        "(al-bert) vs fp32 probabilities.",
+        "bald": "- BALD: all three take H[p̄] − (1/T) Σ_t H[p_t] over the T passes (small-text in bits with "
+        "ε = 1e-8 inside the logarithm, so near-ties at the k-th score may swap); each tool draws its own "
+        "dropout masks, so own-inference selections differ by chance.",
+        "batchbald": "- BatchBALD: the same greedy objective (Kirsch et al. 2019), estimated differently, so "
+        "even on the same MC samples the batches agree only in part: al-bert's joint entropy is exact up to "
+        f"{ours_bb.get('max_configurations', '?')} label configurations, then estimated from "
+        f"{ours_bb.get('samples', '?')} sampled ones; baal samples "
+        f"{theirs_bb.get('num_draw', '?')} configurations per pass from the second pick on (with torch's "
+        "generator). Both greedy runs open with the text of the highest BALD score, but baal makes up "
+        "to k + 1 picks and keeps the k of highest score, and its scores (the joint entropy of batch and "
+        "candidate minus the candidate's conditional entropy alone) grow with the batch, so that first "
+        'pick is usually the one dropped ("BALD top selected"). Own-inference selections also differ by '
+        "their dropout masks.",
+    }
+    lines += [notes[name] for name in new_rows]
     return lines
 
 
@@ -1025,13 +1420,27 @@ def render_markdown(report: dict[str, Any]) -> str:
     )
     strategies: dict[str, dict[str, Any]] = report["strategies"]
     ver = report["versions"]
+    num_classes = int(pool.get("num_classes", 2))
+    binary_rows = any(name in ROW_NAMES for name in strategies)
+    new_rows = [name for name in strategies if name in MULTICLASS_ROW_NAMES]
+    classes = (
+        f"{num_classes} classes: {', '.join(pool.get('classes') or [])}; "
+        if num_classes > 2
+        else ""
+    )
+    baal_rule = (
+        "its heuristic (`Entropy`, `Margin` on one deterministic pass; `BALD`, `BatchBALD` on the MC "
+        "passes)"
+        if new_rows
+        else "`BALD`"
+    )
     lines = [
         f"# al-bert vs small-text and baal: seconds per selection step ({pool['pool_size']} "
-        f"{pool['dataset'].upper()} texts)",
+        f"{pool['dataset'].upper()} texts{f', {num_classes} classes' if num_classes > 2 else ''})",
         "",
         f"Goal: {report['goal']}.",
         "",
-        f"Pool: {pool['pool_size']} texts of {pool['dataset']}'s {pool['split']} split (mean "
+        f"Pool: {pool['pool_size']} texts of {pool['dataset']}'s {pool['split']} split ({classes}mean "
         f"{pool['tokens_mean']} tokens, median {pool['tokens_median']:g}, longest {pool['tokens_max']}), "
         f"{pool['labelled_size']} labelled, k = {pool['k']} per step. Model: {model['backbone']}, head "
         f"{model['head']}; {model['weights']}. Largest probability difference between al-bert (fp32) and "
@@ -1039,7 +1448,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "Each cell is one selection step as the tool's user runs it: the pool inference the strategy needs "
         "plus its selection (al-bert: `pool_outputs` + `Strategy.select`; small-text: `QueryStrategy.query`; "
-        "baal: `BaalTransformersTrainer.predict_on_dataset` + `BALD`), the minimum over the repeats shown "
+        f"baal: `BaalTransformersTrainer.predict_on_dataset` + {baal_rule}), the minimum over the repeats shown "
         "in brackets; the tools alternate within each repeat. Ratio = peer seconds / al-bert seconds.",
         "",
         "| strategy | peer | al-bert s | small-text s | small-text / al-bert | baal s | "
@@ -1065,11 +1474,14 @@ def render_markdown(report: dict[str, Any]) -> str:
             else f": not for {', '.join(n for n, r in strategies.items() if r.get('goal_met') is False)}."
         ),
     ]
+    alone = [row["title"] for row in strategies.values() if SMALL_TEXT not in row]
+    if alone:
+        lines[-1] += f" No small-text counterpart, so no goal: {', '.join(alone)}."
     once = [row["title"] for row in strategies.values() if len(row[AL_BERT]["runs"]) == 1]
     if once and any(len(row[AL_BERT]["runs"]) > 1 for row in strategies.values()):
         lines[-1] += (
-            f" Ran once: {', '.join(once)} (a step took longer than `--repeat-under`, 300 s by "
-            "default), so its ratio carries one run's noise."
+            f" Ran once: {', '.join(once)} (a step took longer than `--repeat-under`, "
+            f"{report.get('repeat_under_s', 300):g} s), so its ratio carries one run's noise."
         )
     lc = strategies.get("least_confidence", {})
     if AL_BERT_FP32 in lc:
@@ -1112,7 +1524,28 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{settings['precision']} | {settings['padding']} | {settings['mc_dropout']} |"
         )
     st = tools.get(SMALL_TEXT, {})
-    if st:
+    if st and not binary_rows:
+        d = st["defaults"]
+        found = st.get("batchbald_classes")
+        lines += [
+            "",
+            "small-text's defaults where they differ: "
+            f"`TransformersDataset.from_arrays(max_length={d['max_length']})`, "
+            f"`TransformerBasedClassification(mini_batch_size={d['mini_batch_size']})` (used for inference "
+            f"too); here max_length is fitted to the pool's longest text and the mini-batch is "
+            f"{st['batch_size']}. small-text {ver['small-text']} has no mixed-precision inference option"
+            + (
+                ", and no BatchBALD (no class of that name in its source)."
+                if found == []
+                else f"; its BatchBALD classes: {', '.join(found)} (not benchmarked)."
+                if found
+                else "."
+            )
+            + f" `TransformerBasedClassification(num_classes={num_classes})` on the same "
+            f"{num_classes}-class model; `BALD(dropout_samples=T)` replicates each batch T times in one "
+            "forward pass.",
+        ]
+    elif st:
         d = st["defaults"]
         lines += [
             "",
@@ -1132,7 +1565,22 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"baal: `BaalTransformersTrainer(replicate_in_memory=True)` on the same model after "
             f"`patch_module`, `per_device_eval_batch_size={tools[BAAL]['batch_size']}` (HF default "
             f"{tools[BAAL]['defaults']['per_device_eval_batch_size']}); selection = the top k of "
-            "`baal.active.heuristics.BALD` (which applies the softmax to the logits).",
+            "`baal.active.heuristics.BALD` (which applies the softmax to the logits)"
+            + (
+                "; entropy and margin: `Entropy` and `Margin` on one deterministic pass of a second "
+                "trainer on the model without `patch_module` (`predict_on_dataset` puts it in eval "
+                "mode), as a baal user without MC dropout runs them"
+                if "single_pass" in tools[BAAL]
+                else ""
+            )
+            + (
+                f"; BatchBALD: `BatchBALD(num_samples=k)` (num_draw {tools[BAAL]['batchbald']['num_draw']}, "
+                "baal's default) on the MC passes, then the top k of its ranking as `ActiveLearningLoop` "
+                "takes them"
+                if "batchbald" in tools[BAAL]
+                else ""
+            )
+            + ".",
         ]
     lines += [
         "",
@@ -1140,7 +1588,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "masked mean; the pooler head is BertForSequenceClassification's, so the tools share one "
         "function; the two poolings cost about the same), inference precision "
         f"{tools[AL_BERT]['precision']}, the strategies from `conf/strategy/` "
-        "with `weighting=uniform` (`mc_dropout` with `acquisition=bald`).",
+        f"with `weighting=uniform` ({_albert_strategies(report, binary_rows, new_rows)}).",
         "",
         "## Selections where the algorithm is the same",
         "",
@@ -1150,25 +1598,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     for name, row in strategies.items():
         for key, value in row.get("agreement", {}).items():
             lines.append(_agreement_line(name, key, value))
+    lines += ["", *_selection_notes(report, binary_rows, new_rows)]
     lines += [
-        "",
-        "\"same …\": small-text's (or baal's) selection rule run on al-bert's probabilities, embeddings "
-        "or MC samples (a stand-in classifier returning them; `GreedyCoreset(normalize=False)` with the "
-        "`embeddings=` argument), against al-bert's selection. \"own inference\": each tool's own timed "
-        "run; these differ by design where noted below.",
-        "",
-        "- Least confidence: small-text ranks by 1 − max p, al-bert by the entropy of p; for two classes "
-        "both order by |p − 0.5|. Own inference differs only through bf16 (al-bert) vs fp32 probabilities.",
-        "- Core-Set: small-text embeds each text by the mean of the last hidden states over all positions "
-        "but [CLS], padding included, L2-normalised; al-bert uses the vector that enters the classifier "
-        "(here the pooler output). Given the same embeddings the greedy k-center rule is the same.",
-        "- BADGE: for two classes small-text 1.4.1 seeds k-means++ (scikit-learn's, with local trials) on the "
-        "plain embeddings (`get_badge_embeddings` only scales them when `num_classes > 2`), not on gradient "
-        "embeddings as Ash et al. and al-bert do; selections are not comparable.",
-        "- EGL, full model: small-text sums |g| over all parameters (`torch.sqrt(params.pow(2)).sum()`, an "
-        "L1 norm), al-bert takes the L2 norm (Settles et al.); rankings differ by design. Classification "
-        "layer: both take the L2 norm of the weight-and-bias gradient, so the scores agree (compared in fp32).",
-        "- MC-dropout BALD: each tool draws its own dropout masks, so own-inference selections differ by chance.",
         "",
         "## Compatibility with the pinned stack",
         "",
@@ -1215,7 +1646,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             else ""
         ),
         "",
-        f"Whole run: {report['wall_seconds']:.0f} s. Regenerate with `make bench-peers` "
+        f"Whole run: {report['wall_seconds']:.0f} s. Regenerate with `{_regenerate(report, binary_rows)}` "
         '(needs `pip install -e ".[bench]"`).',
     ]
     return "\n".join(lines) + "\n"
@@ -1224,7 +1655,16 @@ def render_markdown(report: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks")
-    parser.add_argument("--dataset", default="sst2", help="a conf/dataset name (its train split)")
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="file stem of the report in --out (default: peers for sst2, else peers_<dataset>)",
+    )
+    parser.add_argument(
+        "--dataset",
+        default="sst2",
+        help="a conf/dataset name (its train split); binary, or multi-class (e.g. trec6, isear7)",
+    )
     parser.add_argument(
         "--model", default="minilm", help="a conf/model name (pooling set to pooler)"
     )
@@ -1248,7 +1688,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--peer-egl-batch", type=int, default=1, help="small-text EGL batch size")
     parser.add_argument("--defaults-subset", type=int, default=100)
-    parser.add_argument("--strategies", nargs="*", default=list(ROW_NAMES), choices=ROW_NAMES)
+    parser.add_argument(
+        "--strategies",
+        nargs="*",
+        default=None,
+        choices=[row.name for row in ALL_ROWS],
+        help=f"default: {' '.join(ROW_NAMES)} on a binary pool, {' '.join(MULTICLASS_ROW_NAMES)} on a "
+        "multi-class one (where only these run)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--smoke", action="store_true", help="tiny random model and pool")
@@ -1259,17 +1706,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def report_stem(args: argparse.Namespace) -> str:
+    """``--name``, else ``peers`` for the default (binary SST-2) pool and ``peers_<dataset>`` for any
+    other, so that a multi-class run never overwrites the binary report."""
+    if args.name:
+        return str(args.name)
+    return "peers" if args.dataset == "sst2" else f"peers_{args.dataset}"
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    out = Path(args.out)
+    out, stem = Path(args.out), report_stem(args)
     if args.render:
-        saved = json.loads((out / "peers.json").read_text())
-        (out / "peers.md").write_text(render_markdown(saved))
+        saved = json.loads((out / f"{stem}.json").read_text())
+        (out / f"{stem}.md").write_text(render_markdown(saved))
         return saved
     report = run(args)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "peers.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    (out / "peers.md").write_text(render_markdown(report))
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    (out / f"{stem}.md").write_text(render_markdown(report))
     return report
 
 

@@ -1,5 +1,5 @@
 """scripts/bench_peers.py (al-bert vs small-text and baal): its helpers, a whole run on a tiny random
-model (``--smoke``), and the committed report."""
+model (``--smoke``) on the binary and on a multi-class pool, and the committed reports."""
 
 from __future__ import annotations
 
@@ -34,7 +34,10 @@ def _check_report(bench: ModuleType, report: dict) -> None:
                 assert row[peer]["seconds"] == min(row[peer]["runs"])
                 ratio = row[peer]["seconds"] / base["seconds"]
                 assert row[peer]["ratio_to_al_bert"] == pytest.approx(ratio, abs=0.006)
-        assert row["goal_met"] == (row[bench.SMALL_TEXT]["ratio_to_al_bert"] >= bench.GOAL)
+        if bench.SMALL_TEXT in row:
+            assert row["goal_met"] == (row[bench.SMALL_TEXT]["ratio_to_al_bert"] >= bench.GOAL)
+        else:  # the goal is against small-text (which has no BatchBALD)
+            assert "goal_met" not in row
 
 
 def test_overlap_modulo_ties_counts_a_different_tie_break_as_agreement():
@@ -59,6 +62,20 @@ def test_ratios_are_peer_over_al_bert_and_the_goal_is_three_times_small_text():
     slow = {"al-bert": {"seconds": 2.0}, "small-text": {"seconds": 5.0}}
     bench.add_ratios(slow)
     assert slow["goal_met"] is False
+
+
+def test_rows_default_to_the_pool_and_binary_only_rows_refuse_a_multiclass_pool():
+    bench = _bench_peers()
+    assert [row.name for row in bench.resolve_rows(None, 2)] == list(bench.ROW_NAMES)
+    assert [row.name for row in bench.resolve_rows(None, 6)] == list(bench.MULTICLASS_ROW_NAMES)
+    assert [row.name for row in bench.resolve_rows(["bald", "badge"], 2)] == ["badge", "bald"]
+    with pytest.raises(SystemExit, match="badge: binary pools only"):
+        bench.resolve_rows(["badge", "entropy"], 6)
+    # each pool writes its own files: the multi-class report never overwrites peers.{md,json}
+    stem = bench.report_stem
+    assert stem(bench.parse_args([])) == "peers"
+    assert stem(bench.parse_args(["--dataset", "trec6"])) == "peers_trec6"
+    assert stem(bench.parse_args(["--dataset", "trec6", "--name", "mc"])) == "mc"
 
 
 def test_smoke_run_times_every_strategy_in_both_tools_and_their_selections_agree(tmp_path):
@@ -87,6 +104,47 @@ def test_smoke_run_times_every_strategy_in_both_tools_and_their_selections_agree
     assert saved["tools"]["small-text"]["max_length"] == saved["pool"]["tokens_max"]
 
 
+def test_multiclass_smoke_run_gives_the_peers_a_c_class_head_and_their_selections_agree(tmp_path):
+    pytest.importorskip(
+        "small_text",
+        reason="small-text is not installed: pip install -e '.[bench]' (make bench-peers)",
+    )
+    bench = _bench_peers()
+    report = bench.main(["--smoke", "--dataset", "trec6", "--out", str(tmp_path)])
+    assert not (tmp_path / "peers.json").exists()
+    saved = json.loads((tmp_path / "peers_trec6.json").read_text())
+    assert saved["smoke"] and saved["pool"]["num_classes"] == 6
+    assert saved["strategies"].keys() == set(bench.MULTICLASS_ROW_NAMES)
+    markdown = (tmp_path / "peers_trec6.md").read_text()
+    assert markdown == bench.render_markdown(saved)
+    assert markdown.startswith(
+        "# al-bert vs small-text and baal: seconds per selection step (40 TREC6 "
+    )
+    assert "6 classes" in markdown.splitlines()[0] and f"goal ≥ {bench.GOAL:g}×" in markdown
+    _check_report(bench, saved)
+    # one set of weights over 6 classes: the peer's model gives al-bert's fp32 probabilities
+    assert report["model"]["same_weights_max_abs_prob_diff_fp32"] < 1e-5
+    assert "6 classes" in saved["model"]["head"]
+    # small-text has no BatchBALD: baal is its only peer
+    assert saved["tools"]["small-text"]["batchbald_classes"] == []
+    assert bench.SMALL_TEXT not in saved["strategies"]["batchbald"]
+    agreement = {name: row.get("agreement", {}) for name, row in saved["strategies"].items()}
+    for name in ("entropy", "margin"):
+        assert agreement[name]["small_text_same_probabilities"]["agree_modulo_ties"]
+    assert agreement["bald"]["small_text_same_samples"]["agree_modulo_ties"]
+    if "baal" in saved["tools"]:
+        for name in ("entropy", "margin"):
+            assert agreement[name]["baal_same_probabilities"]["agree_modulo_ties"]
+        assert agreement["bald"]["baal_same_samples"]["agree_modulo_ties"]
+        batch = agreement["batchbald"]["baal_same_samples"]
+        assert batch["k"] == saved["pool"]["k"] and batch["bald_top_selected"]["al-bert"]
+        assert bench.BAAL in saved["strategies"]["batchbald"]
+    # --render rebuilds that report (the stem follows --dataset)
+    (tmp_path / "peers_trec6.md").unlink()
+    bench.main(["--render", "--dataset", "trec6", "--out", str(tmp_path)])
+    assert (tmp_path / "peers_trec6.md").read_text() == markdown
+
+
 def test_committed_report_is_a_full_run_and_renders_its_markdown():
     path = REPO / "benchmarks/peers.json"
     if not path.exists():
@@ -97,3 +155,16 @@ def test_committed_report_is_a_full_run_and_renders_its_markdown():
     assert report["strategies"].keys() == set(bench.ROW_NAMES)
     _check_report(bench, report)
     assert bench.render_markdown(report) == (REPO / "benchmarks/peers.md").read_text()
+
+
+def test_committed_multiclass_report_is_a_full_run_and_renders_its_markdown():
+    path = REPO / "benchmarks/peers_trec6.json"
+    if not path.exists():
+        pytest.skip("benchmarks/peers_trec6.json not generated yet (make bench-peers-multiclass)")
+    bench = _bench_peers()
+    report = json.loads(path.read_text())
+    assert not report["smoke"] and report["pool"]["pool_size"] >= 2000
+    assert report["pool"]["num_classes"] > 2
+    assert report["strategies"].keys() == set(bench.MULTICLASS_ROW_NAMES)
+    _check_report(bench, report)
+    assert bench.render_markdown(report) == (REPO / "benchmarks/peers_trec6.md").read_text()
