@@ -175,8 +175,10 @@ class ActiveLearningLoop:
         self.oracle = Oracle(task.train["label"].to_numpy())
         # The class the positives_* columns count: the positive class (binary, the papers), the pool's
         # rarest class on a multi-class task (its share of the selection is the imbalance question).
+        # A class the pool does not hold (a small limit.train) can never be selected: it is not counted.
         counts = np.bincount(task.train["label"].to_numpy(), minlength=task.num_classes)
-        self.positive_label = int(np.argmin(counts)) if task.multiclass else 1
+        held = np.where(counts > 0, counts, np.iinfo(np.int64).max)
+        self.positive_label = int(np.argmin(held)) if task.multiclass else 1
         self.test_labels = task.test["label"].to_numpy()
         self.ids = task.train["id"].astype(str).to_numpy()
 

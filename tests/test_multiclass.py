@@ -3,6 +3,7 @@ their scenarios, every strategy and weighting on C classes, the metrics and the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from al_bert.data.catalog import build_task
 from al_bert.data.custom import build_custom_task
 from al_bert.data.fetch import FetchSettings
 from al_bert.errors import DataError, RunFailure, SeedError
+from al_bert.loop import ActiveLearningLoop, ALConfig
 from al_bert.model.backbones import BackboneConfig
 from al_bert.model.encoder_learner import EncoderLearner
 from al_bert.model.training import TrainingConfig
@@ -200,6 +202,14 @@ def test_the_learner_infers_c_class_probabilities(trec6) -> None:
     assert out.num_classes == 6 and out.probs.shape == (60, 6) and out.mc_probs.shape == (3, 60, 6)
     np.testing.assert_allclose(out.probs.sum(axis=1), 1.0, atol=1e-5)
     assert learner.predict_test().shape == (40, 6)
+
+
+def test_the_rarest_class_is_one_the_pool_holds(trec6) -> None:
+    no_abbr = trec6.train[trec6.train["label"] != 0].reset_index(drop=True)
+    parts = dict(learner=None, strategy=None, weighting=None, seed_builder=None, store=None)
+    loop = ActiveLearningLoop(task=replace(trec6, train=no_abbr), al=ALConfig(), seed=0, **parts)
+    assert trec6.class_name(loop.positive_label) == "LOC"  # 717 rows; ABBR has none left
+    assert ActiveLearningLoop(task=trec6, al=ALConfig(), seed=0, **parts).positive_label == 0
 
 
 MULTI = [
