@@ -17,7 +17,7 @@ Entry point for Hydra configs (``conf/dataset/*.yaml``): :func:`build_task`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from al_bert.data.fetch import FetchSettings, resolve
-from al_bert.data.imbalance import check_sampling, subsample_class_to_ratio, subsample_to_ratio
+from al_bert.data.imbalance import check_sampling, subsample_to_ratio
 from al_bert.data.queries import make_query
 from al_bert.data.readers import CLASSES, read_source
 from al_bert.data.sources import SOURCES, lrtc_id_file
@@ -224,16 +224,20 @@ def _original_positions(spec: TaskSpec, raw: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def _labels(names: np.ndarray, positive: str, spec: TaskSpec) -> np.ndarray:
-    """Binary: 1 for ``positive``, else 0. Multi-class: the class's index in the authors' order."""
-    if not spec.multiclass:
+def _labels(names: np.ndarray, positive: str, classes: Sequence[str]) -> np.ndarray:
+    """Binary (no ``classes``): 1 for ``positive``, else 0. Multi-class: the index in ``classes``."""
+    if not classes:
         return (names == positive).astype(np.int64)
-    index = {name: i for i, name in enumerate(CLASSES[spec.source])}
+    index = {name: i for i, name in enumerate(classes)}
     return np.asarray([index[name] for name in names], dtype=np.int64)
 
 
 def _make_splits(
-    raw: pd.DataFrame, positions: Mapping[str, Any], positive: str, spec: TaskSpec
+    raw: pd.DataFrame,
+    positions: Mapping[str, Any],
+    positive: str,
+    classes: Sequence[str],
+    spec: TaskSpec,
 ) -> dict[str, pd.DataFrame]:
     """Materialise id/text/label frames; ids are ``<raw file>:<row>``, a repeat gets ``#k``."""
     text = raw["text"]
@@ -255,7 +259,7 @@ def _make_splits(
             {
                 "id": ids,
                 "text": text.to_numpy()[pos].astype(str),
-                "label": _labels(raw["cls"].to_numpy()[pos], positive, spec),
+                "label": _labels(raw["cls"].to_numpy()[pos], positive, classes),
             },
             columns=list(SPLIT_COLUMNS),
         )
@@ -322,15 +326,12 @@ def build_task(
             info["pool_imbalance"] = sub_info
         parts = seeded_split_indices(len(pool), seed)
         positions = {k: pool[v] for k, v in parts.items()}
-    splits = _make_splits(raw, positions, positive, spec)
     classes = CLASSES[spec.source] if spec.multiclass else ()
-    if imbalance_ratio is not None and spec.multiclass:
-        splits["train"], info["imbalance"] = subsample_class_to_ratio(
-            splits["train"], classes.index(positive), float(imbalance_ratio), seed
-        )
-    elif imbalance_ratio is not None:
+    splits = _make_splits(raw, positions, positive, classes, spec)
+    if imbalance_ratio is not None:
+        target = classes.index(positive) if classes else 1
         splits["train"], info["imbalance"] = subsample_to_ratio(
-            splits["train"], float(imbalance_ratio), seed
+            splits["train"], float(imbalance_ratio), seed, target
         )
     info["imbalance_ratio"] = None if imbalance_ratio is None else float(imbalance_ratio)
     label = f"{spec.title} ({positive}"

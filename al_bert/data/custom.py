@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from al_bert.data.fetch import FetchSettings
-from al_bert.data.imbalance import check_sampling, subsample_class_to_ratio, subsample_to_ratio
+from al_bert.data.imbalance import check_sampling, subsample_to_ratio
 from al_bert.data.queries import make_query
 from al_bert.data.splits import seeded_split_indices
 from al_bert.data.task import SPLIT_COLUMNS, KeywordQuery, Task
@@ -234,13 +234,9 @@ def build_custom_task(
         "seed": int(seed),
         "imbalance_ratio": None if imbalance_ratio is None else float(imbalance_ratio),
     }
-    if imbalance_ratio is not None and multiclass:
-        frames["train"], info["imbalance"] = subsample_class_to_ratio(
-            frames["train"], index[positive], float(imbalance_ratio), seed
-        )
-    elif imbalance_ratio is not None:
+    if imbalance_ratio is not None:
         frames["train"], info["imbalance"] = subsample_to_ratio(
-            frames["train"], float(imbalance_ratio), seed
+            frames["train"], float(imbalance_ratio), seed, index[positive] if multiclass else 1
         )
     return Task(
         name=name,

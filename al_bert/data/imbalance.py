@@ -16,7 +16,7 @@ import pandas as pd
 from al_bert.errors import DataError
 from al_bert.validation import finite_number, whole_number
 
-__all__ = ["PAPER2_RATIOS", "check_sampling", "subsample_class_to_ratio", "subsample_to_ratio"]
+__all__ = ["PAPER2_RATIOS", "check_sampling", "subsample_to_ratio"]
 
 # Imbalance ratios r (positive fraction 1/r) studied in Fairstein et al. (Tables 4 and 6).
 PAPER2_RATIOS = (2, 10, 20, 50, 100, 200, 1000)
@@ -30,17 +30,21 @@ def check_sampling(seed: object, imbalance_ratio: object) -> None:
 
 
 def subsample_to_ratio(
-    split: pd.DataFrame, ratio: float, seed: int
+    split: pd.DataFrame, ratio: float, seed: int, positive_label: int = 1
 ) -> tuple[pd.DataFrame, dict[str, object]]:
-    """Return ``split`` with its positive fraction brought to ``1/ratio`` and a summary dict."""
+    """Return ``split`` with its positive fraction brought to ``1/ratio`` and a summary dict.
+
+    The positives are the rows of label ``positive_label``, every other row a negative: on a multi-class
+    task the target class is sub-sampled and the other classes keep their labels (al-bert's multi-class
+    imbalanced scenario; docs/reproducibility.md)."""
     r = float(ratio)
     if not np.isfinite(r) or r < 1:
         raise DataError(
             f"imbalance_ratio must be a number >= 1 (positive fraction 1/r), got {ratio}"
         )
     labels = split["label"].to_numpy()
-    pos = np.flatnonzero(labels == 1)
-    neg = np.flatnonzero(labels == 0)
+    pos = np.flatnonzero(labels == positive_label)
+    neg = np.flatnonzero(labels != positive_label)
     info: dict[str, object] = {
         "imbalance_ratio": r,
         "positives_before": int(pos.size),
@@ -60,7 +64,7 @@ def subsample_to_ratio(
             keep = np.sort(np.concatenate([pos, kept_neg]))
             info["subsampled"] = "negatives"
     out = split.iloc[keep].reset_index(drop=True)
-    n_pos = int((out["label"].to_numpy() == 1).sum())
+    n_pos = int((out["label"].to_numpy() == positive_label).sum())
     info.update(
         positives_after=n_pos,
         negatives_after=len(out) - n_pos,
@@ -68,19 +72,3 @@ def subsample_to_ratio(
     )
     info.setdefault("subsampled", "positives" if r != 1 else "none")
     return out, info
-
-
-def subsample_class_to_ratio(
-    split: pd.DataFrame, label: int, ratio: float, seed: int
-) -> tuple[pd.DataFrame, dict[str, object]]:
-    """A multi-class ``split`` with class ``label`` brought to a fraction ``1/ratio``: the binary rule of
-    :func:`subsample_to_ratio` applied to "``label`` vs every other class" (al-bert's multi-class
-    imbalanced scenario; docs/reproducibility.md). The other classes keep their labels and order."""
-    indicator = pd.DataFrame(
-        {
-            "label": (split["label"].to_numpy() == label).astype(np.int64),
-            "row": np.arange(len(split)),
-        }
-    )
-    kept, info = subsample_to_ratio(indicator, ratio, seed)
-    return split.iloc[kept["row"].to_numpy()].reset_index(drop=True), info
