@@ -138,6 +138,19 @@ def scalar_grad_norms(
     return norms.detach().cpu(), probs.detach().double().cpu()
 
 
+def _batch_egl(module: ALClassifier, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """EGL of one batch (float64): one pass for a binary head, one per class for C > 2."""
+    if module.num_classes == 2:
+        norms, probs = scalar_grad_norms(module, batch)
+        p1 = probs[:, 1]
+        return 2.0 * p1 * (1.0 - p1) * norms
+    expected = torch.zeros(batch["input_ids"].shape[0], dtype=torch.float64)
+    for c in range(module.num_classes):
+        norms, probs = scalar_grad_norms(module, batch, c)
+        expected += probs[:, c] * norms
+    return expected
+
+
 def expected_gradient_lengths(
     module: ALClassifier,
     datamodule: ALDataModule,
@@ -165,15 +178,6 @@ def expected_gradient_lengths(
         target = order[start : start + batch["input_ids"].shape[0]]
         start += target.size
         with autocast:
-            if module.num_classes == 2:
-                norms, probs = scalar_grad_norms(module, batch)
-                p1 = probs[:, 1]
-                result[target] = (2.0 * p1 * (1.0 - p1) * norms).numpy()
-                continue
-            expected = torch.zeros(target.size, dtype=torch.float64)
-            for c in range(module.num_classes):
-                norms, probs = scalar_grad_norms(module, batch, c)
-                expected += probs[:, c] * norms
-        result[target] = expected.numpy()
+            result[target] = _batch_egl(module, batch).numpy()
     module.zero_grad(set_to_none=True)
     return result

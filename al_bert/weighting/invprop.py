@@ -59,30 +59,31 @@ def assign_bins(scores: np.ndarray, bins: int) -> np.ndarray:
 
 def invprop_weights(scores: np.ndarray, bins: int = 10) -> np.ndarray:
     """InvProp weights ``w(x) = 1 / (b_{bin(x)} · #non-empty bins)`` for scores in [0, 1] (§4)."""
+    check_bins(bins)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    return inverse_cell_frequency(assign_bins(np.clip(scores, 0.0, 1.0), bins))
+
+
+def check_bins(bins: int) -> None:
     if bins < 1:
         raise ValueError(f"InvProp needs at least one bin, got bins={bins}")
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if scores.size == 0:
-        return np.zeros(0, dtype=np.float64)
-    index = assign_bins(np.clip(scores, 0.0, 1.0), bins)
-    counts = np.bincount(index, minlength=bins)
-    non_empty = int(np.count_nonzero(counts))
-    return 1.0 / (counts[index].astype(np.float64) * non_empty)
+
+
+def inverse_cell_frequency(cells: np.ndarray) -> np.ndarray:
+    """``w(x) = 1 / (b_{cell(x)} · #non-empty cells)`` for integer cell labels: every non-empty cell
+    carries the same total weight, and the weights sum to 1 (empty input: no weights)."""
+    _, index, counts = np.unique(cells, return_inverse=True, return_counts=True)
+    return 1.0 / (counts[index].astype(np.float64) * counts.size)
 
 
 def predicted_class_invprop_weights(probs: np.ndarray, bins: int = 10) -> np.ndarray:
     """Multi-class InvProp: inverse frequency of each (predicted class, confidence bin) cell of (n, C)
     class probabilities, normalised over the non-empty cells (the weights sum to 1)."""
-    if bins < 1:
-        raise ValueError(f"InvProp needs at least one bin, got bins={bins}")
+    check_bins(bins)
     probs = np.asarray(probs, dtype=np.float64)
-    if probs.shape[0] == 0:
-        return np.zeros(0, dtype=np.float64)
-    predicted = probs.argmax(axis=1)
+    predicted = probs.argmax(axis=1) if probs.shape[0] else np.zeros(0, dtype=np.int64)
     confidence = np.clip(probs[np.arange(probs.shape[0]), predicted], 0.0, 1.0)
-    cell = predicted * bins + assign_bins(confidence, bins)
-    _, index, counts = np.unique(cell, return_inverse=True, return_counts=True)
-    return 1.0 / (counts[index].astype(np.float64) * counts.size)
+    return inverse_cell_frequency(predicted * bins + assign_bins(confidence, bins))
 
 
 class InvProp(Weighting):
