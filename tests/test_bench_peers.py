@@ -145,26 +145,18 @@ def test_multiclass_smoke_run_gives_the_peers_a_c_class_head_and_their_selection
     assert (tmp_path / "peers_trec6.md").read_text() == markdown
 
 
-def test_committed_report_is_a_full_run_and_renders_its_markdown():
-    path = REPO / "benchmarks/peers.json"
-    if not path.exists():
-        pytest.skip("benchmarks/peers.json not generated yet (make bench-peers)")
+@pytest.mark.parametrize(
+    ("stem", "rows", "classes"),
+    [("peers", "ROW_NAMES", 2), ("peers_trec6", "MULTICLASS_ROW_NAMES", 6)],
+)
+def test_committed_report_is_a_full_run_and_renders_its_markdown(
+    stem: str, rows: str, classes: int
+) -> None:
+    """``make bench-peers`` (SST-2) and ``make bench-peers-multiclass`` (TREC-6): committed, full runs."""
     bench = _bench_peers()
-    report = json.loads(path.read_text())
+    report = json.loads((REPO / f"benchmarks/{stem}.json").read_text())
     assert not report["smoke"] and report["pool"]["pool_size"] >= 2000
-    assert report["strategies"].keys() == set(bench.ROW_NAMES)
+    assert report["pool"]["num_classes"] == classes
+    assert report["strategies"].keys() == set(getattr(bench, rows))
     _check_report(bench, report)
-    assert bench.render_markdown(report) == (REPO / "benchmarks/peers.md").read_text()
-
-
-def test_committed_multiclass_report_is_a_full_run_and_renders_its_markdown():
-    path = REPO / "benchmarks/peers_trec6.json"
-    if not path.exists():
-        pytest.skip("benchmarks/peers_trec6.json not generated yet (make bench-peers-multiclass)")
-    bench = _bench_peers()
-    report = json.loads(path.read_text())
-    assert not report["smoke"] and report["pool"]["pool_size"] >= 2000
-    assert report["pool"]["num_classes"] > 2
-    assert report["strategies"].keys() == set(bench.MULTICLASS_ROW_NAMES)
-    _check_report(bench, report)
-    assert bench.render_markdown(report) == (REPO / "benchmarks/peers_trec6.md").read_text()
+    assert bench.render_markdown(report) == (REPO / f"benchmarks/{stem}.md").read_text()
