@@ -4,7 +4,7 @@ SCALE ?= smoke
 export AL_BERT_DATA_MIRROR ?= $(abspath ../shared/datasets)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test-latest test test-slow test-slurm lint format run table-datasets bench-select bench-sweep bench-memory bench-train bench-soak bench-peers bench-peers-multiclass gpu-bundle gpu-bundle-check gpu-check tables clean reproduce \
+.PHONY: help install lock test-latest test test-slow test-slurm test-peers lint format run table-datasets bench-select bench-sweep bench-memory bench-train bench-soak bench-peers bench-peers-multiclass gpu-bundle gpu-bundle-check gpu-check tables clean reproduce \
 	figure-ein-dor-1 figure-ein-dor-2 table-ein-dor-2 table-ein-dor-3 table-fairstein-2 \
 	table-fairstein-3 table-fairstein-4 table-fairstein-5 table-fairstein-6 table-fairstein-11
 
@@ -38,7 +38,10 @@ test:  ## the default test suite (CPU, reads the mirror at ../shared/datasets)
 	$(PYTHON) -m pytest -q
 
 test-slow:  ## the slow end-to-end tests too
-	$(PYTHON) -m pytest -q -m "not slurm"
+	$(PYTHON) -m pytest -q -m "not slurm and not peers"
+
+test-peers:  ## smoke runs of small-text and baal next to al-bert (scripts/bench_peers.py; pip install -e ".[bench]")
+	$(PYTHON) -m pytest -q -m peers tests/test_bench_peers.py
 
 SLURM_PACKAGES = slurmctld slurmd slurm-client munge
 test-slurm:  ## sweeps on a real one-host SLURM cluster (needs: apt-get install slurmctld slurmd slurm-client munge)

@@ -4,16 +4,20 @@
 folder; every sweep goes through ``+launcher=slurm_cpu`` (hydra-submitit-launcher → ``sbatch --array``)
 with the preset as it is, except what this one small node cannot give: ``cpus_per_task=1`` (the node has
 2 CPUs: two jobs at once) and, for the time-limit test, ``timeout_min=2`` with ``signal_delay_s=10`` and
-``max_num_timeout=20`` (a test cannot wait hours for a limit; see ``TIME_LIMIT``). Each SLURM sweep is
+``max_num_timeout=20`` (a test cannot wait hours for a limit; see ``TIME_LIMIT``); that job is frozen
+after its first finished iteration until SLURM's warning signal is pending, so no host is fast enough to
+finish before its limit (``hold_until_time_limit_signal``). Each SLURM sweep is
 checked against the same sweep run locally at the same time (``threads=1`` in both, so the arithmetic
 matches), records compared with timings aside.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -38,7 +42,7 @@ pytestmark = pytest.mark.slurm
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "scripts" / "slurm_cluster.sh"
-ITERATIONS, LONG_ITERATIONS = 8, 26
+ITERATIONS = 8
 # tests/test_sweeps.py's tiny runs with one torch thread (as the SLURM jobs get), long enough (8 iterations
 # of 3 epochs, a few seconds each) that a run requeued after its first iteration is still mid-run when
 # SLURM's SIGKILL follows its SIGTERM (KillWait, 5 s): shorter runs could finish in between.
@@ -51,13 +55,10 @@ QUICK = [
 # seed varies slowest: jobs 1-2 (seed 0, both strategies) start together and race for one M0.
 GRID = ["seed=0,1,-1", "strategy=random,least_confidence"]
 ON_THIS_NODE = ["hydra.launcher.cpus_per_task=1"]
-# Long enough (about 3.5 minutes of work on an idle 2-core machine; the signal comes at most 110 s into an
-# attempt) that SLURM's time limit interrupts it at least once.
-LONG = [*QUICK, "trainer.max_epochs=20", f"al.iterations={LONG_ITERATIONS}", "limit.train=400"]
 # SLURM sends the warning signal "up to 60 seconds earlier than specified" (its controller acts every ~30 s):
 # with a 1-minute limit it can land during Python's start-up, before submitit's handler exists, and kill
-# the job. A 2-minute limit with a 10 s delay signals 50-110 s into each attempt (60 s of slack); a run
-# of about two minutes is interrupted at least once, and a few times under load, hence more requeues.
+# the job. A 2-minute limit with a 10 s delay signals 50-110 s into each attempt, long after start-up; the
+# job is held (SIGSTOP) from its first finished iteration until then, so the signal always finds it mid-run.
 TIME_LIMIT = [
     "hydra.launcher.timeout_min=2",
     "hydra.launcher.signal_delay_s=10",
@@ -173,6 +174,41 @@ def requeue_when_running(
         time.sleep(0.2)
 
 
+def pending_signals(pid: int) -> int:
+    """The mask of signals pending for ``pid`` (thread and process-wide), from ``/proc/<pid>/status``."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)
+
+
+def hold_until_time_limit_signal(run_dir: Path, timeout: float = 300) -> dict[str, Any]:
+    """Freeze the job's process (SIGSTOP) once its run has a finished iteration, until SLURM's
+    time-limit warning (``--signal=USR2@…``, what ``signal_delay_s`` asks for) is pending on it, then
+    let it go on (SIGCONT): submitit's handler then requeues it mid-run, however fast the host. A job
+    that SLURM signals before its first iteration ends is never frozen."""
+    usr2 = 1 << (signal.SIGUSR2 - 1)
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, "the run never reached iteration 1 under SLURM"
+        run = status(run_dir)
+        done = len(records(run_dir))
+        if done >= 1 and run.get("status") == "running" and run.get("environments"):
+            pid = int(run["pid"])
+            break
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGSTOP)
+    held_at = time.monotonic()
+    try:
+        while Path(f"/proc/{pid}").exists() and not pending_signals(pid) & usr2:
+            assert time.monotonic() < deadline, f"SLURM never signalled job process {pid}"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+    return {"iterations_before": done, "seconds_held": round(time.monotonic() - held_at, 1)}
+
+
 def test_a_second_start_is_refused_in_one_line(cluster: dict[str, str]) -> None:
     again = subprocess.run(
         ["bash", str(CLUSTER), "start"], env=cluster, capture_output=True, text=True, timeout=60
@@ -249,24 +285,26 @@ def test_a_job_past_its_time_limit_is_requeued_and_resumes(
     """SLURM signals the job before its time limit, submitit requeues it, and the run resumes from
     its last finished iteration, ending with the records of an uninterrupted run."""
     slurm_root, local_root = tmp_path / "slurm", tmp_path / "local"
-    job = [*LONG, "strategy=random", "seed=0"]
+    job = [*QUICK, "strategy=random", "seed=0"]
     slurm = al_bert(
         slurm_root, cluster, *job, "+launcher=slurm_cpu", *ON_THIS_NODE, *TIME_LIMIT,
         log=tmp_path / "slurm.log",
     )  # fmt: skip
     local = al_bert(local_root, cluster, *job, log=tmp_path / "local.log")
+    held = hold_until_time_limit_signal(slurm_root / "runs" / key_of(job))
     slurm_out = finish(slurm, tmp_path / "slurm.log", timeout=600)
     finish(local, tmp_path / "local.log", timeout=600)
+    print(f"held until the time-limit signal: {json.dumps(held)}")
 
     ((name, run_dir),) = runs(slurm_root).items()
-    got = assert_finished(run_dir, LONG_ITERATIONS)
-    want = assert_finished(runs(local_root)[name], LONG_ITERATIONS)
+    got = assert_finished(run_dir, ITERATIONS)
+    want = assert_finished(runs(local_root)[name], ITERATIONS)
     assert without_timings(got) == without_timings(want)
     run = status(run_dir)
     starts = [e["from_iteration"] for e in run["environments"]]
     print(f"time-limit requeues: {run['requeues']}, launches started at iterations {starts}")
     assert run["requeues"] >= 1 and len(starts) == run["requeues"] + 1
-    assert starts == sorted(starts) and starts[-1] >= 1
+    assert starts == sorted(starts) and starts[-1] >= held["iterations_before"] >= 1
     logs = slurm_logs(slurm_root)
     assert re.search(r"Requeued job \S+ \(\d+ remaining timeouts\)", logs), logs[-3000:]
     assert "[1/1] 1 finished · 0 skipped · 0 failed" in slurm_out
