@@ -182,12 +182,19 @@ def pending_signals(pid: int) -> int:
     return int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)
 
 
+def _usr2_pending_or_gone(pid: int) -> bool:
+    try:
+        return bool(pending_signals(pid) & (1 << (signal.SIGUSR2 - 1)))
+    except FileNotFoundError:  # killed (SLURM's SIGKILL reaches a stopped process too)
+        return True
+
+
 def hold_until_time_limit_signal(run_dir: Path, timeout: float = 300) -> dict[str, Any]:
     """Freeze the job's process (SIGSTOP) once its run has a finished iteration, until SLURM's
     time-limit warning (``--signal=USR2@…``, what ``signal_delay_s`` asks for) is pending on it, then
-    let it go on (SIGCONT): submitit's handler then requeues it mid-run, however fast the host. A job
-    that SLURM signals before its first iteration ends is never frozen."""
-    usr2 = 1 << (signal.SIGUSR2 - 1)
+    let it go on (SIGCONT): submitit's handler then requeues it mid-run, however fast the host. (On a
+    host so slow that the signal comes before the first iteration ends, the requeued attempt is the one
+    frozen.)"""
     deadline = time.monotonic() + timeout
     while True:
         assert time.monotonic() < deadline, "the run never reached iteration 1 under SLURM"
@@ -200,7 +207,7 @@ def hold_until_time_limit_signal(run_dir: Path, timeout: float = 300) -> dict[st
     os.kill(pid, signal.SIGSTOP)
     held_at = time.monotonic()
     try:
-        while Path(f"/proc/{pid}").exists() and not pending_signals(pid) & usr2:
+        while not _usr2_pending_or_gone(pid):
             assert time.monotonic() < deadline, f"SLURM never signalled job process {pid}"
             time.sleep(0.05)
     finally:
