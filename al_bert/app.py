@@ -23,7 +23,7 @@ from al_bert.loop import ActiveLearningLoop, ALConfig
 from al_bert.model.backbones import BackboneConfig
 from al_bert.model.encoder_learner import EncoderLearner
 from al_bert.model.training import TrainingConfig
-from al_bert.seeding.builders import SeedBuilder, check_scenario
+from al_bert.seeding.builders import SeedBuilder, check_scenario, query_scenario_is_binary
 from al_bert.strategies.base import Strategy
 from al_bert.sweep_counter import write_job_status
 from al_bert.tracking.environment import check_resume, describe_environment, numerics_tag
@@ -51,11 +51,7 @@ def build_components(cfg: DictConfig) -> dict[str, Any]:
     if parts["seed_builder"].scenario == "imbalanced_practical" and declares_multiclass(
         cfg.dataset
     ):
-        raise ConfigError(
-            f"scenario=imbalanced_practical is binary (a keyword query finds positives) and "
-            f"dataset={cfg.dataset.get('name')} is multi-class; use scenario=imbalanced, balanced, "
-            f"warm_start or cold_start"
-        )
+        raise ConfigError(query_scenario_is_binary(f"dataset={cfg.dataset.get('name')}"))
     parts["training"] = instantiate_group(cfg.trainer, "trainer")
     parts["backbone"] = settings_object(BackboneConfig, cfg.model, "model")
     parts["al"] = settings_object(ALConfig, cfg.al, "al")

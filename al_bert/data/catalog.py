@@ -30,7 +30,7 @@ from al_bert.data.queries import make_query
 from al_bert.data.readers import CLASSES, read_source
 from al_bert.data.sources import SOURCES, lrtc_id_file
 from al_bert.data.splits import seeded_split_indices
-from al_bert.data.task import SPLIT_COLUMNS, KeywordQuery, Task
+from al_bert.data.task import SPLIT_COLUMNS, KeywordQuery, Task, label_codes, target_label_of
 from al_bert.errors import DataError
 from al_bert.validation import text
 
@@ -224,14 +224,6 @@ def _original_positions(spec: TaskSpec, raw: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def _labels(names: np.ndarray, positive: str, classes: Sequence[str]) -> np.ndarray:
-    """Binary (no ``classes``): 1 for ``positive``, else 0. Multi-class: the index in ``classes``."""
-    if not classes:
-        return (names == positive).astype(np.int64)
-    index = {name: i for i, name in enumerate(classes)}
-    return np.asarray([index[name] for name in names], dtype=np.int64)
-
-
 def _make_splits(
     raw: pd.DataFrame,
     positions: Mapping[str, Any],
@@ -259,7 +251,7 @@ def _make_splits(
             {
                 "id": ids,
                 "text": text.to_numpy()[pos].astype(str),
-                "label": _labels(raw["cls"].to_numpy()[pos], positive, classes),
+                "label": label_codes(raw["cls"].to_numpy()[pos], positive, classes),
             },
             columns=list(SPLIT_COLUMNS),
         )
@@ -329,9 +321,8 @@ def build_task(
     classes = CLASSES[spec.source] if spec.multiclass else ()
     splits = _make_splits(raw, positions, positive, classes, spec)
     if imbalance_ratio is not None:
-        target = classes.index(positive) if classes else 1
         splits["train"], info["imbalance"] = subsample_to_ratio(
-            splits["train"], float(imbalance_ratio), seed, target
+            splits["train"], float(imbalance_ratio), seed, target_label_of(positive, classes)
         )
     info["imbalance_ratio"] = None if imbalance_ratio is None else float(imbalance_ratio)
     label = f"{spec.title} ({positive}"

@@ -21,7 +21,7 @@ from al_bert.data.fetch import FetchSettings
 from al_bert.data.imbalance import check_sampling, subsample_to_ratio
 from al_bert.data.queries import make_query
 from al_bert.data.splits import seeded_split_indices
-from al_bert.data.task import SPLIT_COLUMNS, KeywordQuery, Task
+from al_bert.data.task import SPLIT_COLUMNS, KeywordQuery, Task, label_codes, target_label_of
 from al_bert.errors import ConfigError, DataError
 from al_bert.validation import flag, show, text
 
@@ -210,11 +210,8 @@ def build_custom_task(
             f"column {label_column!r} of {path} has {len(order)} classes; multiclass=true needs 3 or "
             f"more (set dataset.multiclass=false for a binary task)"
         )
-    index = {name: i for i, name in enumerate(order)}
     for split, frame in frames.items():
-        names = frame["label"]
-        coded = names.map(index) if multiclass else (names == positive)
-        frames[split] = frame.assign(label=coded.astype("int64"))
+        frames[split] = frame.assign(label=label_codes(frame["label"], positive, order))
     if "test" not in frames:
         pool = frames.pop("train")
         parts = seeded_split_indices(len(pool), seed)
@@ -236,7 +233,7 @@ def build_custom_task(
     }
     if imbalance_ratio is not None:
         frames["train"], info["imbalance"] = subsample_to_ratio(
-            frames["train"], float(imbalance_ratio), seed, index[positive] if multiclass else 1
+            frames["train"], float(imbalance_ratio), seed, target_label_of(positive, order)
         )
     return Task(
         name=name,

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 SPLIT_COLUMNS = ("id", "text", "label")
+
+
+def label_codes(
+    names: Sequence[str] | np.ndarray | pd.Series, positive: str, classes: Sequence[str]
+) -> np.ndarray:
+    """The ``label`` column for class names: binary (no ``classes``) 1 for ``positive`` and 0 for every other
+    class; multi-class the index in ``classes``."""
+    names = np.asarray(names, dtype=object)
+    if not classes:
+        return (names == positive).astype(np.int64)
+    index = {name: i for i, name in enumerate(classes)}
+    return np.asarray([index[name] for name in names], dtype=np.int64)
+
+
+def target_label_of(positive: str, classes: Sequence[str]) -> int:
+    """The label of ``positive``: 1 on a binary task, its index in ``classes`` on a multi-class one."""
+    return list(classes).index(positive) if classes else 1
 
 
 @dataclass(frozen=True)
@@ -58,7 +76,7 @@ class Task:
     @property
     def target_label(self) -> int:
         """The label of ``positive_class``: 1 on a binary task, its index in ``classes`` otherwise."""
-        return self.classes.index(self.positive_class) if self.classes else 1
+        return target_label_of(self.positive_class, self.classes)
 
     def class_name(self, label: int) -> str:
         """A readable name of label ``label``."""

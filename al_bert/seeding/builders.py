@@ -87,6 +87,14 @@ class SeedBuilder(ABC):
         )
 
 
+def query_scenario_is_binary(what: str) -> str:
+    """The one line that refuses the keyword-query scenario on a multi-class task (``what`` names it)."""
+    return (
+        f"scenario=imbalanced_practical is binary (a keyword query finds positives) and {what} is "
+        "multi-class; use scenario=imbalanced, balanced, warm_start or cold_start"
+    )
+
+
 def require_both_classes(seed: InitialSet, task: Task, scenario: str) -> None:
     """A classifier cannot be trained on one class: stop with what to change."""
     classes = np.unique(seed.labels)
@@ -154,8 +162,7 @@ class QuerySeed(SeedBuilder):
     def build(self, task: Task, oracle: Oracle, rng: np.random.Generator) -> InitialSet:
         if task.multiclass:
             raise SeedError(
-                f"scenario imbalanced_practical is binary (a keyword query finds positives) and task "
-                f"'{task.name}' has {task.num_classes} classes; use scenario=imbalanced, balanced or warm_start"
+                query_scenario_is_binary(f"task '{task.name}' ({task.num_classes} classes)")
             )
         if task.query is None:
             raise SeedError(

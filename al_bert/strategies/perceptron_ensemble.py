@@ -87,13 +87,13 @@ class PerceptronEnsemble(ScoreStrategy):
             raise ValueError("the perceptron ensemble needs at least one labelled example")
         c = int(num_classes)
         counts = torch.bincount(y, minlength=c).double()
-        if c == 2:
-            # one class in L: nothing to balance
-            balance = self.class_balanced and bool((counts > 0).all())
-            class_w = (n / counts).float() if balance else torch.ones(2)
-        else:  # |L| / |L_c| for the classes L holds (an absent class has no example to weigh)
-            class_w = torch.where(counts > 0, n / counts.clamp(min=1), 0.0).float()
-            class_w = class_w if self.class_balanced else torch.ones(c)
+        # |L| / |L_c| for the classes L holds; a class absent from L has no example to weigh (with one
+        # class in L its weight is |L| / |L| = 1: nothing is balanced)
+        class_w = (
+            torch.where(counts > 0, n / counts.clamp(min=1), 0.0).float()
+            if self.class_balanced
+            else torch.ones(c)
+        )
         limit = float(np.sqrt(6.0 / (d + c)))
         weight = ((torch.rand(m, d, c, generator=gen) * 2.0 - 1.0) * limit).requires_grad_()
         bias = torch.zeros(m, 1, c, requires_grad=True)
