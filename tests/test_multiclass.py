@@ -90,6 +90,10 @@ def test_custom_file_with_a_multi_class_label_column(tmp_path: Path) -> None:
         build_custom_task(str(tmp_path / "two.csv"), positive_class=1, multiclass=True)
     binary = build_custom_task(str(tmp_path / "d.csv"), positive_class=10)
     assert binary.classes == () and set(binary.train["label"]) == {0, 1}
+    # digits that are not whole numbers to int() ("²", "--1") order alphabetically, never crash
+    frame.assign(label=[("²", "--1", "3")[i % 3] for i in range(n)]).to_csv(tmp_path / "odd.csv")
+    odd = build_custom_task(str(tmp_path / "odd.csv"), positive_class="3", multiclass=True)
+    assert odd.classes == ("--1", "3", "²")
 
 
 # ------------------------------------------------------------------------------------ scenarios

@@ -10,6 +10,7 @@ file at ``path`` is the pool (and ``dev_path``, if given, the dev set); otherwis
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ def _label_strings(col: pd.Series) -> pd.Series:
 
 def _class_order(names: set[str]) -> list[str]:
     """Label order of a multi-class column: numeric when every name is a whole number, else alphabetical."""
-    if all(name.lstrip("-").isdigit() for name in names):
+    if all(re.fullmatch(r"-?[0-9]+", name) for name in names):
         return sorted(names, key=int)
     return sorted(names)
 
