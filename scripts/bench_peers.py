@@ -83,8 +83,6 @@ class Row:
     peer_names: str
     subset: bool = False
     """Timed on the first ``--egl-subset`` pool texts only (small-text's cost is per example)."""
-    any_classes: bool = False
-    """Defined for any number of classes C ≥ 2 in every tool (the other rows run on binary pools only)."""
 
 
 ROWS = (
@@ -137,7 +135,6 @@ MULTICLASS_ROWS = (
         ("strategy=entropy",),
         (SMALL_TEXT, BAAL),
         "small-text `PredictionEntropy`; baal `Entropy` heuristic + `BaalTransformersTrainer` (one pass)",
-        any_classes=True,
     ),
     Row(
         "margin",
@@ -145,7 +142,6 @@ MULTICLASS_ROWS = (
         ("strategy=margin",),
         (SMALL_TEXT, BAAL),
         "small-text `BreakingTies`; baal `Margin` heuristic + `BaalTransformersTrainer` (one pass)",
-        any_classes=True,
     ),
     Row(
         "bald",
@@ -153,7 +149,6 @@ MULTICLASS_ROWS = (
         ("strategy=bald",),
         (SMALL_TEXT, BAAL),
         "small-text `BALD`; baal `BALD` heuristic + `BaalTransformersTrainer`",
-        any_classes=True,
     ),
     Row(
         "batchbald",
@@ -161,14 +156,11 @@ MULTICLASS_ROWS = (
         ("strategy=batchbald",),
         (BAAL,),
         "baal `BatchBALD` heuristic + `BaalTransformersTrainer` (small-text has none)",
-        any_classes=True,
     ),
 )
 MULTICLASS_ROW_NAMES = tuple(row.name for row in MULTICLASS_ROWS)
 """The rows for any number of classes, the default on a multi-class pool (``peers_<dataset>.md``)."""
 ALL_ROWS = ROWS + MULTICLASS_ROWS
-MC_STRATEGIES = ("strategy=mc_dropout", "strategy=bald", "strategy=batchbald")
-"""al-bert's strategies on MC-dropout passes (``strategy.mc_passes`` is set from ``--mc-passes``)."""
 
 
 # --------------------------------------------------------------------------------------- pure helpers
@@ -277,8 +269,11 @@ def compose_config(overrides: list[str]) -> Any:
 
 
 def load_strategy(overrides: tuple[str, ...], mc_passes: int) -> Strategy:
-    extra = [f"strategy.mc_passes={mc_passes}"] if set(MC_STRATEGIES) & set(overrides) else []
-    strategy = instantiate(compose_config([*overrides, *extra]).strategy, _convert_="all")
+    """The strategy of ``overrides``; one on MC-dropout passes runs ``mc_passes`` of them."""
+    config = compose_config(list(overrides)).strategy
+    if "mc_passes" in config:
+        config.mc_passes = mc_passes
+    strategy = instantiate(config, _convert_="all")
     assert isinstance(strategy, Strategy)
     return strategy
 
@@ -534,11 +529,6 @@ class Baal:
             ranked = heuristic(predictions)
         return np.sort(np.asarray(ranked[:k], dtype=np.int64))
 
-    def bald(self, iterations: int, k: int) -> np.ndarray:
-        from baal.active.heuristics import BALD
-
-        return self.select(BALD(), k, iterations)
-
 
 def baal_available() -> bool:
     try:
@@ -572,7 +562,7 @@ def resolve_rows(names: list[str] | None, num_classes: int) -> list[Row]:
     if names is None:
         names = list(ROW_NAMES if num_classes == 2 else MULTICLASS_ROW_NAMES)
     rows = [row for row in ALL_ROWS if row.name in names]
-    binary_only = [row.name for row in rows if not row.any_classes]
+    binary_only = [row.name for row in rows if row.name not in MULTICLASS_ROW_NAMES]
     if num_classes > 2 and binary_only:
         raise SystemExit(
             f"--strategies {' '.join(binary_only)}: binary pools only (this pool has {num_classes} "
@@ -774,7 +764,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from baal.active.heuristics import Entropy as BaalEntropy
         from baal.active.heuristics import Margin as BaalMargin
 
-        peer_steps["mc_dropout_bald"][BAAL] = lambda: bl.bald(args.mc_passes, args.k)
+        peer_steps["mc_dropout_bald"][BAAL] = lambda: bl.select(BaalBALD(), args.k, args.mc_passes)
         peer_steps["entropy"][BAAL] = lambda: bl.select(BaalEntropy(), args.k)
         peer_steps["margin"][BAAL] = lambda: bl.select(BaalMargin(), args.k)
         peer_steps["bald"][BAAL] = lambda: bl.select(BaalBALD(), args.k, args.mc_passes)
@@ -871,34 +861,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             },
         }
     if "mc_dropout_bald" in last:
-        chosen, outputs = last["mc_dropout_bald"][AL_BERT]
-        mc = outputs.require("mc_probs")  # (T, n)
-        samples = np.stack([1.0 - mc, mc], axis=-1)  # (T, n, 2)
-        scores = strategies["mc_dropout_bald"].score(outputs, np.random.default_rng(0))  # type: ignore[attr-defined]
-        stub = _FixedProba(samples.mean(0), samples.transpose(1, 0, 2))
-        bald: dict[str, Any] = {
-            "small_text_same_samples": overlap_modulo_ties(
-                chosen,
-                smalltext_query(
-                    BALD(dropout_samples=args.mc_passes), stub, ds_pool, n, 0, labels[:0], args.k
-                ),
-                scores,
-            ),
-            "small_text_own_inference": overlap_modulo_ties(
-                chosen, np.asarray(last["mc_dropout_bald"][SMALL_TEXT])
-            ),
-        }
-        if bl is not None:
-            from baal.active.heuristics import BALD as BaalBALD
-
-            ranked = BaalBALD()(samples.transpose(1, 2, 0))  # baal's layout: (n, classes, T)
-            bald["baal_same_samples"] = overlap_modulo_ties(chosen, ranked[: args.k], scores)
-            bald["baal_own_inference"] = overlap_modulo_ties(
-                chosen, np.asarray(last["mc_dropout_bald"][BAAL])
-            )
-        agreement["mc_dropout_bald"] = bald
+        agreement["mc_dropout_bald"] = bald_agreement(
+            "mc_dropout_bald", last, strategies, bl, ds_pool, args.k, args.mc_passes
+        )
     agreement |= multiclass_agreement(
-        last, strategies, st, bl, ds_pool, args.k, args.mc_passes, args.seed
+        last, strategies, bl, ds_pool, args.k, args.mc_passes, args.seed
     )
 
     # ---- small-text with its defaults (max_length, mini-batch size) vs the settings above, same rows
@@ -1083,7 +1050,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if "batchbald" in row_names:
             report["tools"][BAAL]["batchbald"] = {
                 "num_samples": int(args.k),
-                "num_draw": int(default_of(_baal_batchbald().__init__, "num_draw")),
+                "num_draw": int(default_of(BaalBatchBALD.__init__, "num_draw")),
             }
     measured = [o["cpu_percent"] for o in others if o is not None]
     report["machine"]["shared"] = bool(measured) and max(measured) > 50.0
@@ -1095,10 +1062,44 @@ def _scores(strategy: Strategy, outputs: PoolOutputs) -> np.ndarray:
     return np.asarray(strategy.score(outputs, np.random.default_rng(0)), dtype=np.float64)
 
 
+def bald_agreement(
+    name: str,
+    last: dict[str, dict[str, Any]],
+    strategies: dict[str, Strategy],
+    bl: Baal | None,
+    ds_pool: Any,
+    k: int,
+    mc_passes: int,
+) -> dict[str, Any]:
+    """BALD (row ``name``, binary or multi-class): small-text's and baal's rule on al-bert's MC samples,
+    and each tool's own run, against al-bert's selection."""
+    from small_text import BALD
+
+    chosen, outputs = last[name][AL_BERT]
+    samples = mc_class_probs(outputs.require("mc_probs"))  # [n, C, T], baal's layout
+    scores = _scores(strategies[name], outputs)
+    stub = _FixedProba(samples.mean(2), samples.transpose(0, 2, 1))  # small-text's (n, T, C)
+    n = len(ds_pool)
+    same = smalltext_query(
+        BALD(dropout_samples=mc_passes), stub, ds_pool, n, 0, np.zeros(0, dtype=np.int64), k
+    )
+    found = {
+        "small_text_same_samples": overlap_modulo_ties(chosen, same, scores),
+        "small_text_own_inference": overlap_modulo_ties(chosen, np.asarray(last[name][SMALL_TEXT])),
+    }
+    if bl is not None:
+        from baal.active.heuristics import BALD as BaalBALD
+
+        with quiet():
+            ranked = BaalBALD()(samples)
+        found["baal_same_samples"] = overlap_modulo_ties(chosen, ranked[:k], scores)
+        found["baal_own_inference"] = overlap_modulo_ties(chosen, np.asarray(last[name][BAAL]))
+    return found
+
+
 def multiclass_agreement(
     last: dict[str, dict[str, Any]],
     strategies: dict[str, Strategy],
-    st: SmallText,
     bl: Baal | None,
     ds_pool: Any,
     k: int,
@@ -1107,7 +1108,7 @@ def multiclass_agreement(
 ) -> dict[str, dict[str, Any]]:
     """The rows for any number of classes: each peer's rule run on al-bert's probabilities (entropy,
     margin) or MC samples (BALD, BatchBALD) against al-bert's selection, and each tool's own run."""
-    from small_text import BALD, BreakingTies, PredictionEntropy
+    from small_text import BreakingTies, PredictionEntropy
 
     agreement: dict[str, dict[str, Any]] = {}
     n = len(ds_pool)
@@ -1136,27 +1137,7 @@ def multiclass_agreement(
             )
         agreement[name] = found
     if "bald" in last:
-        chosen, outputs = last["bald"][AL_BERT]
-        samples = mc_class_probs(outputs.require("mc_probs"))  # [n, C, T], baal's layout
-        scores = _scores(strategies["bald"], outputs)
-        stub = _FixedProba(samples.mean(2), samples.transpose(0, 2, 1))  # small-text's (n, T, C)
-        same = smalltext_query(BALD(dropout_samples=mc_passes), stub, ds_pool, n, 0, no_labels, k)
-        found = {
-            "small_text_same_samples": overlap_modulo_ties(chosen, same, scores),
-            "small_text_own_inference": overlap_modulo_ties(
-                chosen, np.asarray(last["bald"][SMALL_TEXT])
-            ),
-        }
-        if bl is not None:
-            from baal.active.heuristics import BALD as BaalBALD
-
-            with quiet():
-                ranked = BaalBALD()(samples)
-            found["baal_same_samples"] = overlap_modulo_ties(chosen, ranked[:k], scores)
-            found["baal_own_inference"] = overlap_modulo_ties(
-                chosen, np.asarray(last["bald"][BAAL])
-            )
-        agreement["bald"] = found
+        agreement["bald"] = bald_agreement("bald", last, strategies, bl, ds_pool, k, mc_passes)
     if "batchbald" in last and bl is not None:
         from baal.active.heuristics import BALD as BaalBALD
         from baal.active.heuristics import BatchBALD as BaalBatchBALD
@@ -1196,12 +1177,6 @@ def smalltext_batchbald() -> list[str]:
 
 def _egl_layer_query(strategy: Any, clf: Any, dataset: Any, n: int, k: int) -> np.ndarray:
     return smalltext_query(strategy, clf, dataset, n, 0, np.zeros(0, dtype=np.int64), k)
-
-
-def _baal_batchbald() -> Any:
-    from baal.active.heuristics import BatchBALD
-
-    return BatchBALD
 
 
 def _from_arrays() -> Callable[..., Any]:

@@ -133,13 +133,12 @@ def test_multiclass_smoke_run_gives_the_peers_a_c_class_head_and_their_selection
     for name in ("entropy", "margin"):
         assert agreement[name]["small_text_same_probabilities"]["agree_modulo_ties"]
     assert agreement["bald"]["small_text_same_samples"]["agree_modulo_ties"]
-    if "baal" in saved["tools"]:
-        for name in ("entropy", "margin"):
-            assert agreement[name]["baal_same_probabilities"]["agree_modulo_ties"]
-        assert agreement["bald"]["baal_same_samples"]["agree_modulo_ties"]
-        batch = agreement["batchbald"]["baal_same_samples"]
-        assert batch["k"] == saved["pool"]["k"] and batch["bald_top_selected"]["al-bert"]
-        assert bench.BAAL in saved["strategies"]["batchbald"]
+    for name in ("entropy", "margin"):
+        assert agreement[name]["baal_same_probabilities"]["agree_modulo_ties"]
+    assert agreement["bald"]["baal_same_samples"]["agree_modulo_ties"]
+    batch = agreement["batchbald"]["baal_same_samples"]
+    assert batch["k"] == saved["pool"]["k"] and batch["bald_top_selected"]["al-bert"]
+    assert bench.BAAL in saved["strategies"]["batchbald"]
     # --render rebuilds that report (the stem follows --dataset)
     (tmp_path / "peers_trec6.md").unlink()
     bench.main(["--render", "--dataset", "trec6", "--out", str(tmp_path)])
