@@ -51,12 +51,6 @@ def compose_config(
         )
 
 
-@pytest.fixture
-def compose_in_tmp(tmp_path: Path):
-    """``compose_in_tmp(overrides)``: :func:`compose_config` with results under the test's tmp_path."""
-    return lambda overrides=(): compose_config(overrides, root=tmp_path)
-
-
 @pytest.fixture(scope="session")
 def mirror() -> Path:
     assert MIRROR.is_dir(), f"the dataset mirror is expected at {MIRROR} (../shared/datasets)"

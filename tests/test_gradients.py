@@ -74,7 +74,8 @@ def test_expected_gradient_lengths_come_back_in_row_order(num_classes: int) -> N
     task = synthetic_task(n_train=40, n_test=10)
     if num_classes > 2:
         train = task.train.assign(label=np.arange(len(task.train)) % num_classes)
-        task = replace(task, train=train, classes=tuple("abcde"), positive_class="a")
+        classes = tuple(f"class{c}" for c in range(num_classes))
+        task = replace(task, train=train, classes=classes, positive_class=classes[0])
     backbone = BackboneConfig(name_or_path="tiny-random-bert", pooling="mean")
     datamodule = build_datamodule(task, backbone, TrainingConfig(max_length=32, eval_batch_size=8))
     datamodule.setup()

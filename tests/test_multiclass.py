@@ -24,7 +24,6 @@ from al_bert.model.training import TrainingConfig
 from al_bert.oracle import Oracle
 from al_bert.outputs import InferenceRequest, Need, PoolOutputs
 from al_bert.seeding import PositivesSeed, QuerySeed, RandomSeed, WarmStartSeed
-from al_bert.stopping import EarlyStopping
 from al_bert.strategies.badge import BadgeStrategy, gradient_embedding
 from al_bert.strategies.least_confidence import LeastConfidence
 from al_bert.strategies.mc_dropout import MCDropout
@@ -178,14 +177,6 @@ def test_weightings_on_c_classes() -> None:
     np.testing.assert_array_equal(PosProb()(out), p[:, rarest])
     binary = PoolOutputs(pool_positions=np.arange(400), probs=p[:, 1])
     np.testing.assert_array_equal(PosProb()(binary), p[:, 1])  # binary: the paper's M(x)
-
-
-def test_early_stopping_reads_macro_f1_on_a_multi_class_task() -> None:
-    records = [{"iteration": i, "macro_f1": 0.5} for i in range(4)]
-    assert EarlyStopping(patience=3).fires_at(records) == 2  # three equal values
-    assert EarlyStopping(metric="f1", patience=3).fires_at(records) is None
-    binary = [{"iteration": i, "f1": 0.5} for i in range(4)]
-    assert EarlyStopping(patience=3).fires_at(binary) == 2
 
 
 # --------------------------------------------------------------------------- model and loop

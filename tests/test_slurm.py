@@ -138,21 +138,26 @@ def slurm_logs(sweep_root: Path) -> str:
     return "\n".join(p.read_text() for p in sorted(sweep_root.rglob(".submitit/*/*_log.*")))
 
 
+def running_after_an_iteration(run_dir: Path, deadline: float) -> tuple[dict[str, Any], int]:
+    """Wait until the run has a finished iteration and is still running in a SLURM job: its ``run.json``
+    (the job in ``environments``, the process in ``pid``) and how many iterations it has finished."""
+    while True:
+        assert time.monotonic() < deadline, "the run never reached iteration 1 under SLURM"
+        run = status(run_dir)
+        done = len(records(run_dir))
+        if done >= 1 and run.get("status") == "running" and run.get("environments"):
+            return run, done
+        time.sleep(0.05)
+
+
 def requeue_when_running(
     run_dir: Path, env: dict[str, str], timeout: float = 300
 ) -> dict[str, Any]:
     """Wait until the run has a finished iteration and is still running in a SLURM job, then
     ``scontrol requeue`` that job; wait until the requeued job appends its next iteration."""
     deadline = time.monotonic() + timeout
-    while True:
-        assert time.monotonic() < deadline, "the run never reached iteration 1 under SLURM"
-        run = status(run_dir)
-        environments = run.get("environments") or []
-        done = len(records(run_dir)) if (run_dir / "results.jsonl").exists() else 0
-        if done >= 1 and run.get("status") == "running" and environments:
-            job = environments[-1]["slurm"]["job_id"]
-            break
-        time.sleep(0.1)
+    run, done = running_after_an_iteration(run_dir, deadline)
+    job = run["environments"][-1]["slurm"]["job_id"]
     requeued_at = time.monotonic()
     subprocess.run(["scontrol", "requeue", job], env=env, check=True, timeout=30)
     while True:
@@ -196,14 +201,8 @@ def hold_until_time_limit_signal(run_dir: Path, timeout: float = 300) -> dict[st
     host so slow that the signal comes before the first iteration ends, the requeued attempt is the one
     frozen.)"""
     deadline = time.monotonic() + timeout
-    while True:
-        assert time.monotonic() < deadline, "the run never reached iteration 1 under SLURM"
-        run = status(run_dir)
-        done = len(records(run_dir))
-        if done >= 1 and run.get("status") == "running" and run.get("environments"):
-            pid = int(run["pid"])
-            break
-        time.sleep(0.05)
+    run, done = running_after_an_iteration(run_dir, deadline)
+    pid = int(run["pid"])
     os.kill(pid, signal.SIGSTOP)
     held_at = time.monotonic()
     try:

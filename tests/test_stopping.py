@@ -80,6 +80,10 @@ def test_multiclass_statistics_have_no_delta_f():
         # from a fresh start, patience values suffice
         (EarlyStopping(patience=3), {"f1": [0.7, 0.7, 0.7]}, 2),
         (EarlyStopping(patience=3), {"f1": [0.9, 0.7, 0.5, 0.3]}, None),
+        # metric "auto": macro-F1 on a multi-class task's records, F1 on a binary one's
+        (EarlyStopping(patience=3), {"macro_f1": [0.5] * 4}, 2),
+        (EarlyStopping(metric="f1", patience=3), {"macro_f1": [0.5] * 4}, None),
+        (EarlyStopping(patience=3), {"f1": [0.5] * 4}, 2),
     ],
 )
 def test_each_criterion_fires_where_the_answer_is_known(criterion, series, fires):
