@@ -95,7 +95,8 @@ def _label_strings(col: pd.Series) -> pd.Series:
 
 
 def _class_order(names: set[str]) -> list[str]:
-    """Label order of a multi-class column: numeric when every name is a whole number, else alphabetical."""
+    """Label order of a multi-class column: numeric when every name is a whole number written in ASCII
+    digits (``-12``, ``7``), else alphabetical."""
     if all(re.fullmatch(r"-?[0-9]+", name) for name in names):
         return sorted(names, key=int)
     return sorted(names)
